@@ -1,0 +1,3 @@
+from mwheel.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,159 @@
+"""``audit_wheel``: every check of one wheel, producing one ``WheelReport``.
+
+Data flow: open the archive (validated) -> scan each member once (RECORD check, binaries
+parsed) -> run the rules of each operating system the wheel's tags or binaries name, and
+the cross-platform rules (abi3) -> one report. The rules are looked up in registries keyed
+by operating system; nothing here branches on a binary format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mwheel.audit.context import AuditOptions, WheelContext
+from mwheel.audit.findings import Finding
+from mwheel.audit.registry import OS_OF_FORMAT, RULES, WHEEL_RULES
+from mwheel.audit.scan import scan
+from mwheel.audit.verdict import PlatformVerdict
+from mwheel.errors import MwheelError, TagError
+from mwheel.tags import PlatformTag
+from mwheel.wheel.archive import WheelArchive
+
+
+@dataclass(frozen=True)
+class WheelReport:
+    wheel: str
+    path: Path
+    compliant: bool
+    claimed_tags: tuple[str, ...]
+    best_tag: str | None
+    repair_tag: str | None
+    external_libraries: dict[str, str | None]
+    findings: tuple[Finding, ...]
+    binaries: tuple[str, ...]
+    error: MwheelError | None = None
+    verdicts: dict[str, PlatformVerdict] = field(default_factory=dict, compare=False)
+    context: WheelContext | None = field(default=None, compare=False)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error.exit_code
+        return 0 if self.compliant else 1
+
+
+def _claimed(archive: WheelArchive) -> tuple[tuple[PlatformTag, ...], list[Finding]]:
+    tags: dict[PlatformTag, None] = {}  # legacy aliases parse to the same tag: keep one
+    findings: list[Finding] = []
+    for platform in sorted({t.platform for t in archive.tags}):
+        try:
+            tags[PlatformTag.parse(platform)] = None
+        except TagError:
+            findings.append(Finding("unknown-platform-tag", None,
+                                    f"the wheel claims {platform}, which mwheel does not know",
+                                    tag=platform))
+    return tuple(tags), findings
+
+
+def build_context(archive: WheelArchive, options: AuditOptions) -> tuple[WheelContext,
+                                                                          list[Finding]]:
+    claimed, findings = _claimed(archive)
+    binaries = scan(archive, options.jobs)
+    ctx = WheelContext(
+        label=archive.label,
+        dist_name=str(archive.name),
+        dist_info=archive.dist_info,
+        data_dir=archive.data_dir,
+        root_is_purelib=archive.wheel_info.root_is_purelib,
+        claimed=claimed,
+        claimed_abis=tuple(sorted({t.abi for t in archive.tags})),
+        claimed_interpreters=tuple(sorted({t.interpreter for t in archive.tags})),
+        members=tuple(archive.members),
+        binaries=binaries,
+        options=options,
+    )
+    return ctx, findings
+
+
+def _generic_findings(ctx: WheelContext) -> list[Finding]:
+    out: list[Finding] = []
+    platform_tags = [t for t in ctx.claimed if t.family != "any"]
+    if platform_tags and not ctx.binaries:
+        out.append(Finding("no-binary", None,
+                           f"tagged {platform_tags[0].name} but contains no ELF, Mach-O or PE "
+                           "binary; it should be a py3-none-any wheel"))
+    if ctx.root_is_purelib:
+        platlib = f"{ctx.data_dir}/platlib/"
+        for member in ctx.binaries:
+            if not member.startswith(ctx.data_dir + "/"):
+                out.append(Finding("binary-in-purelib", member,
+                                   "is a binary in a Root-Is-Purelib wheel; binaries belong in "
+                                   f"platlib ({platlib} or Root-Is-Purelib: false)"))
+    claimed_oses = {t.os for t in ctx.claimed} - {"any"}
+    for member, binary in ctx.binaries.items():
+        os_name = OS_OF_FORMAT[binary.format]
+        if claimed_oses and os_name not in claimed_oses:
+            out.append(Finding("wrong-platform", member,
+                               f"is a {binary.format} binary for {os_name}, but the wheel is "
+                               f"tagged for {', '.join(sorted(claimed_oses))}"))
+    return out
+
+
+def audit_archive(archive: WheelArchive, options: AuditOptions) -> WheelReport:
+    ctx, findings = build_context(archive, options)
+    findings += _generic_findings(ctx)
+    oses = {OS_OF_FORMAT[b.format] for b in ctx.binaries.values()}
+    verdicts = {os_name: RULES[os_name].evaluate(ctx) for os_name in sorted(oses)}
+    honoured: dict[str, bool] = {}
+    externals: dict[str, str | None] = {}
+    best_tags: list[str] = []
+    repair_tags: list[str | None] = []
+    for verdict in verdicts.values():
+        honoured.update(verdict.honoured)
+        findings.extend(verdict.findings)
+        externals.update(verdict.graph.external_map())
+        if verdict.best_tag:
+            best_tags.append(verdict.best_tag)
+        repair_tags.append(verdict.repair_tag)
+    for rule in WHEEL_RULES:
+        findings.extend(rule.check(ctx))
+    claimed_names = tuple(sorted({t.platform for t in archive.tags}))
+    for tag in ctx.claimed:
+        if tag.family == "any":
+            honoured.setdefault(tag.name, not ctx.binaries)
+        elif tag.name not in honoured:
+            # A tag for an OS none of the binaries is for (checked in _generic_findings).
+            honoured[tag.name] = False
+    best = best_tags[0] if len(best_tags) == 1 else ("any" if not ctx.binaries else None)
+    repair = repair_tags[0] if len(repair_tags) == 1 else best
+    compliant = all(honoured.values()) and not any(f.severity == "error" for f in findings)
+    return WheelReport(
+        wheel=archive.label,
+        path=archive.path,
+        compliant=compliant,
+        claimed_tags=claimed_names,
+        best_tag=best,
+        repair_tag=repair,
+        external_libraries=externals,
+        findings=tuple(findings),
+        binaries=tuple(ctx.binaries),
+        verdicts=verdicts,
+        context=ctx,
+    )
+
+
+def audit_wheel(path: Path, options: AuditOptions | None = None) -> WheelReport:
+    """Audit one wheel. Invalid input gives a report carrying the error, never a raise."""
+    options = options or AuditOptions()
+    try:
+        with WheelArchive(Path(path)) as archive:
+            return audit_archive(archive, options)
+    except MwheelError as exc:
+        return WheelReport(wheel=Path(path).name, path=Path(path), compliant=False,
+                           claimed_tags=(), best_tag=None, repair_tag=None,
+                           external_libraries={}, findings=(), binaries=(), error=exc)
+
+
+def audit_wheels(paths: list[Path], options: AuditOptions | None = None) -> list[WheelReport]:
+    return [audit_wheel(p, options) for p in paths]

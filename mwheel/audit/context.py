@@ -1,0 +1,57 @@
+"""What every platform's rules see of one wheel: its binaries, parsed once, and where they go.
+
+Install paths follow PEP 427: ``<dist>.data/purelib/x`` and ``.../platlib/x`` install beside
+the root members, ``scripts``, ``headers`` and ``data`` go elsewhere, so ``$ORIGIN`` and
+``@loader_path`` are computed from the install path, not the member name.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mwheel.binary.model import Binary
+from mwheel.tags import PlatformTag
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    lib_paths: tuple[Path, ...] = ()
+    host_libs: bool = True
+    jobs: int = 0  # 0: one per core
+
+
+@dataclass(frozen=True)
+class WheelContext:
+    label: str
+    dist_name: str
+    dist_info: str
+    data_dir: str
+    root_is_purelib: bool
+    claimed: tuple[PlatformTag, ...]
+    claimed_abis: tuple[str, ...]  # the ABI tags of the file name: cp311, abi3, none
+    claimed_interpreters: tuple[str, ...]
+    members: tuple[str, ...]
+    binaries: dict[str, Binary] = field(hash=False)
+    options: AuditOptions = AuditOptions()
+
+    def install_path(self, member: str) -> str:
+        """Where ``member`` lands relative to site-packages; other schemes get a prefix."""
+        prefix = self.data_dir + "/"
+        if member.startswith(prefix):
+            scheme, _, rest = member[len(prefix):].partition("/")
+            if scheme in ("purelib", "platlib"):
+                return rest
+            return f"<{scheme}>/{rest}"
+        return member
+
+    def member_at(self, install_path: str) -> str | None:
+        return self._by_install_path().get(posixpath.normpath(install_path))
+
+    def _by_install_path(self) -> dict[str, str]:
+        cached: dict[str, str] | None = self.__dict__.get("_install_index")
+        if cached is None:
+            cached = {self.install_path(m): m for m in self.members}
+            object.__setattr__(self, "_install_index", cached)
+        return cached

@@ -1,0 +1,56 @@
+"""Findings: one problem, with a stable code and the why (member, symbol, version, library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+
+# Stable finding codes. A code's meaning never changes; new problems get new codes.
+CODES = {
+    "symbol-version-too-new": "a symbol needs a library version newer than the tag allows",
+    "library-not-allowed": "a library is neither bundled nor allowed by the tag's policy",
+    "library-not-found": "a needed library is neither in the wheel nor found anywhere",
+    "library-not-on-search-path": "a bundled library is not reachable through RPATH/RUNPATH",
+    "blacklisted-symbol": "a symbol of an allowed library that the policy forbids",
+    "isa-level-too-high": "the binary needs a newer x86-64 micro-architecture level",
+    "architecture-mismatch": "a binary's architecture does not match the tag",
+    "libc-mismatch": "a binary is built for the other C library (glibc vs musl)",
+    "libpython-linked": "an extension links libpython, which manylinux forbids",
+    "binary-in-purelib": "a Root-Is-Purelib wheel contains binaries",
+    "no-binary": "a platform-tagged wheel contains no binary",
+    "unknown-platform-tag": "a claimed platform tag that no policy defines",
+    "wrong-platform": "a binary format that cannot run on the tag's operating system",
+    "macos-version-too-high": "a slice needs a newer macOS than the tag says",
+    "macos-architecture-missing": "a binary lacks a slice for an architecture of the tag",
+    "macos-unsigned": "an arm64 binary carries no code signature",
+    "windows-dll-external": "a DLL is neither bundled nor a system DLL",
+    "windows-runtime-assumed": "a DLL of the VC++ runtime, assumed present",
+    "abi3-symbol-not-limited": "an abi3 extension uses a symbol outside the limited API",
+    "abi3-version-too-low": "an abi3 extension uses a symbol newer than its abi3 tag",
+    "abi3-not-python3-dll": "an abi3 extension imports python3X.dll instead of python3.dll",
+    "best-tag-constraint": "what keeps the wheel from the next more compatible tag",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    member: str | None
+    message: str
+    severity: Severity = "error"
+    tag: str | None = None  # the platform tag this finding is about
+    details: tuple[tuple[str, str], ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "code": self.code,
+            "severity": self.severity,
+            "file": self.member,
+            "message": self.message,
+        }
+        if self.tag:
+            out["tag"] = self.tag
+        out.update(dict(self.details))
+        return out

@@ -1,0 +1,48 @@
+"""The dependency graph of a wheel's binaries, whatever the format.
+
+Each reference from a binary to a library is classified once: bundled (a member of the
+wheel), system (allowed by the platform without bundling), external (found outside the
+wheel, so a repair must graft it) or missing (found nowhere). The repair planner works
+only from this graph, never from the file system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mwheel.binary.model import Binary
+
+Kind = Literal["bundled", "system", "external", "missing"]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str  # as the referencing binary spells it (soname, install name, DLL name)
+    needed_by: str  # a wheel member, or the host path of an external library
+    kind: Kind
+    member: str | None = None  # the bundled member it resolves to
+    path: str | None = None  # the host path of an external library
+    reachable: bool = True  # False: bundled, but the loader would not find it there
+
+
+@dataclass(frozen=True)
+class ExternalLibrary:
+    """A library outside the wheel that a repair has to graft (or that cannot be found)."""
+
+    name: str
+    path: str | None
+    binary: Binary | None  # parsed from the host file, for its own needs and symbols
+    needed_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DependencyGraph:
+    dependencies: tuple[Dependency, ...]
+    externals: tuple[ExternalLibrary, ...]
+
+    def external_map(self) -> dict[str, str | None]:
+        return {e.name: e.path for e in self.externals}
+
+    def for_binary(self, needed_by: str) -> list[Dependency]:
+        return [d for d in self.dependencies if d.needed_by == needed_by]

@@ -1,0 +1,68 @@
+"""Read every member of a wheel once: check it against RECORD, parse the binaries.
+
+Non-binaries are streamed through the RECORD hash and never held whole; a member is held
+in memory only when its first bytes are an ELF, Mach-O or PE magic. Large wheels are
+scanned by several processes, each opening the zip itself, so the work spreads over cores.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from mwheel.binary import SNIFF_BYTES, read_binary, sniff
+from mwheel.binary.model import Binary
+from mwheel.errors import MwheelError
+from mwheel.wheel.archive import WheelArchive
+
+# Below this many bytes of members, process start-up costs more than it saves.
+PARALLEL_MIN_BYTES = 48 << 20
+
+
+def scan_members(archive: WheelArchive, names: list[str]) -> dict[str, Binary]:
+    """Verify ``names`` against RECORD and parse those that are binaries."""
+    binaries: dict[str, Binary] = {}
+    for name in names:
+        chunks = archive.chunks(name, first=SNIFF_BYTES)
+        first = next(chunks, b"")
+        if sniff(first) is None:
+            for _ in chunks:  # hash the rest, hold nothing
+                pass
+            continue
+        data = first + b"".join(chunks)
+        binaries[name] = read_binary(name, data)
+    return binaries
+
+
+def _scan_worker(path: str, names: list[str]) -> dict[str, Binary] | MwheelError:
+    try:
+        with WheelArchive(Path(path)) as archive:
+            return scan_members(archive, names)
+    except MwheelError as exc:
+        return exc
+
+
+def scan(archive: WheelArchive, jobs: int = 0) -> dict[str, Binary]:
+    """All binaries of the wheel by member name, in archive order."""
+    members = list(archive.members.values())
+    names = [m.name for m in members]
+    total = sum(m.size for m in members)
+    workers = min(jobs or os.cpu_count() or 1, 8)
+    if workers <= 1 or total < PARALLEL_MIN_BYTES:
+        return scan_members(archive, names)
+    # Balance by size: largest members first, each to the lightest bucket.
+    buckets: list[list[str]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for m in sorted(members, key=lambda m: -m.size):
+        i = loads.index(min(loads))
+        buckets[i].append(m.name)
+        loads[i] += m.size
+    results: dict[str, Binary] = {}
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        for part in pool.map(_scan_worker, [str(archive.path)] * workers, buckets):
+            if isinstance(part, MwheelError):
+                raise part
+            results.update(part)
+    return {n: results[n] for n in names if n in results}

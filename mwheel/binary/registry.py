@@ -1,0 +1,11 @@
+"""The reader for each binary format: pipeline code looks readers up here, never branches."""
+
+from __future__ import annotations
+
+from mwheel.binary import Reader
+from mwheel.binary.elf import read_elf
+from mwheel.binary.model import Format
+
+READERS: dict[Format, Reader] = {
+    "elf": read_elf,
+}

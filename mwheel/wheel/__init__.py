@@ -1,0 +1,1 @@
+"""Reading and writing wheel archives (PEP 427) without unpacking them to disk."""

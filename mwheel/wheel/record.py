@@ -1,0 +1,75 @@
+"""RECORD files (PEP 376 / PEP 427): parsed once, checked against bytes, written back."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+
+from mwheel.errors import WheelError
+
+# Algorithms PEP 427 allows in RECORD; md5 and sha1 are refused by installers.
+_ALLOWED_ALGORITHMS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
+                       "blake2b", "blake2s", "sha224"}
+
+
+def urlsafe_digest(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    path: str
+    algorithm: str | None
+    digest: str | None
+    size: int | None
+
+    def row(self) -> list[str]:
+        h = f"{self.algorithm}={self.digest}" if self.algorithm else ""
+        return [self.path, h, "" if self.size is None else str(self.size)]
+
+    def new_hasher(self) -> hashlib._Hash | None:
+        return hashlib.new(self.algorithm) if self.algorithm else None
+
+
+def parse_record(text: str, where: str) -> dict[str, RecordEntry]:
+    """Parse RECORD; ``where`` names the wheel for error messages."""
+    entries: dict[str, RecordEntry] = {}
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise WheelError(f"{where}: RECORD is not valid CSV: {exc}") from None
+    for n, row in enumerate(rows, 1):
+        if not row:
+            continue
+        if len(row) != 3:
+            raise WheelError(f"{where}: RECORD line {n} has {len(row)} fields, expected 3")
+        path, hash_field, size_field = row
+        algorithm = digest = None
+        if hash_field:
+            algorithm, sep, digest = hash_field.partition("=")
+            if not sep or algorithm not in _ALLOWED_ALGORITHMS:
+                raise WheelError(f"{where}: RECORD line {n} ({path}): unusable hash {hash_field!r}")
+        try:
+            size = int(size_field) if size_field else None
+        except ValueError:
+            raise WheelError(f"{where}: RECORD line {n} ({path}): bad size {size_field!r}") from None
+        if path in entries:
+            raise WheelError(f"{where}: RECORD lists {path} twice")
+        entries[path] = RecordEntry(path, algorithm, digest, size)
+    return entries
+
+
+def record_entry_for(path: str, data: bytes) -> RecordEntry:
+    return RecordEntry(path, "sha256", urlsafe_digest(hashlib.sha256(data).digest()), len(data))
+
+
+def render_record(entries: list[RecordEntry], record_path: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for entry in entries:
+        writer.writerow(entry.row())
+    writer.writerow([record_path, "", ""])
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,383 @@
+"""Regenerate ``mwheel/policies/manylinux.json`` and ``mwheel/policies/musllinux.json``.
+
+The JSON files are committed; this script is the single place their facts live. Run
+``python tools/make_policies.py`` from anywhere; it rewrites both files deterministically.
+
+Where the facts come from:
+
+* PEP 513 (manylinux1 = manylinux_2_5), PEP 571 (manylinux2010 = manylinux_2_12), PEP 599
+  (manylinux2014 = manylinux_2_17, which adds aarch64, armv7l, ppc64le and s390x) and PEP 600
+  (perennial ``manylinux_<glibc major>_<glibc minor>`` tags): tag names, aliases and the
+  library whitelist.
+* PEP 656 (``musllinux_<musl major>_<musl minor>``) and musl's dynamic loader naming
+  (``ld-musl-<ldso arch>.so.1``); Alpine names musl's soname ``libc.musl-<arch>.so.1``.
+* glibc: the ``GLIBC_x.y`` symbol version nodes each release defines per architecture, and the
+  release that first supported each architecture (aarch64 2.17; riscv64 2.27; the armhf loader
+  ``ld-linux-armhf.so.3`` 2.16; ppc64le's ABI baseline node is ``GLIBC_2.17``; s390x since 2.2).
+  ``GLIBC_ABI_DT_RELR`` appeared in glibc 2.36.
+* GCC: the libstdc++ ABI documentation (``GLIBCXX_3.4.x`` / ``CXXABI_1.3.x`` per GCC release)
+  and libgcc's ``GCC_x.y.z`` nodes (libgcc-std.ver plus the per-target version scripts).
+* What the manylinux baseline images actually ship (libstdc++, libgcc_s, libatomic, zlib) and
+  the symbols to refuse from whitelisted libraries, as recorded in the policy files of
+  pypa/auditwheel 6.8.2. Every policy auditwheel defines comes out of this script with exactly
+  its symbol versions, libraries and blacklist, for every architecture listed here.
+
+Tags auditwheel does not define (e.g. manylinux_2_6 .. 2_11) are derived: GLIBC nodes are all
+of the architecture's nodes up to that glibc release, and the toolchain/library sets are those
+of the newest baseline image at or below it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "mwheel" / "policies"
+
+ARCHES: tuple[str, ...] = ("x86_64", "i686", "aarch64", "ppc64le", "s390x", "armv7l", "riscv64")
+ALL = ARCHES
+
+FIRST_MINOR = 5  # manylinux_2_5 (manylinux1) is the oldest tag
+LAST_MINOR = 41
+
+# PEP 600 tags that have a legacy alias.
+ALIASES: dict[int, str] = {5: "manylinux1", 12: "manylinux2010", 17: "manylinux2014"}
+
+# Tags with a reference build environment (a manylinux image, and a policy in auditwheel).
+# The best tag is picked among these, so a wheel is retagged to a name installers and
+# users know (manylinux_2_17, not manylinux_2_14); every other tag is still checked
+# when a wheel claims it.
+PREFERRED_MINORS = frozenset({5, 12, 17, 24, 26, 27, 28, 31, 34, 35, 36, 37, 38, 39, 40, 41})
+
+# glibc's dynamic loader of each architecture: part of glibc itself, so always present.
+GLIBC_LOADERS: tuple[str, ...] = (
+    "ld-linux-x86-64.so.2",
+    "ld-linux.so.2",
+    "ld-linux-aarch64.so.1",
+    "ld64.so.2",
+    "ld64.so.1",
+    "ld-linux-armhf.so.3",
+    "ld-linux-riscv64-lp64d.so.1",
+)
+
+# glibc minor version from which a manylinux tag exists for each architecture.
+ARCH_FIRST_MINOR: dict[str, int] = {
+    "x86_64": 5,  # supported long before glibc 2.5
+    "i686": 5,
+    "s390x": 5,  # since glibc 2.2 (GLIBC_2.2 is its oldest node)
+    "armv7l": 16,  # hard-float ABI loader ld-linux-armhf.so.3 since glibc 2.16
+    "aarch64": 17,  # port added in glibc 2.17
+    "ppc64le": 17,  # port merged in 2.19 but its baseline node is GLIBC_2.17 (PEP 599)
+    "riscv64": 27,  # port added in glibc 2.27
+}
+
+# GLIBC_* version nodes per architecture. "2.4-2.18" means every 2.x from 2.4 to 2.18.
+# Releases with no new node on an architecture are simply absent (2.19-2.21 on most
+# architectures; 2.37 on the 64-bit ones other than riscv64).
+GLIBC_NODES: dict[str, str] = {
+    "x86_64": "2.2.5 2.2.6 2.3 2.3.2 2.3.3 2.3.4 2.4-2.18 2.22-2.36 2.38-2.41",
+    "i686": "2.0 2.1 2.1.1 2.1.2 2.1.3 2.2 2.2.1 2.2.2 2.2.3 2.2.4 2.2.6 2.3 2.3.2 2.3.3 2.3.4"
+    " 2.4-2.18 2.22-2.41",
+    "aarch64": "2.0 2.17 2.18 2.22-2.36 2.38-2.41",
+    "ppc64le": "2.0 2.17 2.18 2.22-2.36 2.38-2.41",
+    "s390x": "2.2 2.2.1 2.2.2 2.2.3 2.2.4 2.2.6 2.3 2.3.2 2.3.3 2.3.4 2.4-2.19 2.22-2.36 2.38-2.41",
+    "armv7l": "2.0 2.4-2.18 2.22-2.41",
+    "riscv64": "2.0 2.27-2.41",
+}
+# Non-numeric GLIBC nodes: glibc minor from which they are allowed.
+GLIBC_SPECIAL_NODES: dict[str, int] = {"ABI_DT_RELR": 36}
+# Nodes allowed earlier or later than their number says, per the baseline images.
+GLIBC_NODE_MINOR_OVERRIDES: dict[tuple[str, str], int] = {
+    ("aarch64", "2.18"): 17,  # the manylinux2014 (CentOS 7) aarch64 glibc exports GLIBC_2.18
+    ("riscv64", "ABI_DT_RELR"): 38,  # first riscv64 baseline image with it is manylinux_2_38
+}
+
+# Baseline images (the glibc minor of the manylinux tag they define) and the toolchain they
+# ship, for reading the table below: 5 gcc 4.1, 12 gcc 4.4, 17 gcc 4.8, 24 gcc 6, 26/27 gcc 7,
+# 31 gcc 10 (libstdc++ GLIBCXX_3.4.28), 34 gcc 11, 35 gcc 12, 39 gcc 14.
+# Rows: namespace, baseline image (glibc minor) from which the versions are allowed,
+# versions, architectures whose libraries define them, per-architecture deviations.
+# Architecture-specific nodes are dated to the first baseline image of that architecture.
+Row = tuple[str, int, str, tuple[str, ...], dict[str, int]]
+TOOLCHAIN: list[Row] = [
+    # libstdc++.so.6
+    ("GLIBCXX", 5, "3.4 3.4.1 3.4.2 3.4.3 3.4.4 3.4.5 3.4.6 3.4.7 3.4.8", ALL, {}),
+    ("GLIBCXX", 12, "3.4.9 3.4.10 3.4.11 3.4.12 3.4.13", ALL, {}),
+    ("GLIBCXX", 17, "3.4.14 3.4.15 3.4.16 3.4.17 3.4.18 3.4.19", ALL, {}),
+    ("GLIBCXX", 24, "3.4.20 3.4.21 3.4.22", ALL, {}),
+    ("GLIBCXX", 26, "3.4.23 3.4.24", ALL, {"x86_64": 27}),
+    ("GLIBCXX", 31, "3.4.25 3.4.26 3.4.27 3.4.28", ALL, {}),
+    ("GLIBCXX", 34, "3.4.29", ALL, {}),
+    ("GLIBCXX", 35, "3.4.30", ALL, {}),
+    ("GLIBCXX", 39, "3.4.31 3.4.32 3.4.33", ALL, {}),
+    ("GLIBCXX", 17, "LDBL_3.4 LDBL_3.4.7 LDBL_3.4.10", ("ppc64le", "s390x"), {}),
+    ("GLIBCXX", 24, "LDBL_3.4.21", ("ppc64le", "s390x"), {}),
+    ("GLIBCXX", 34, "LDBL_3.4.29", ("ppc64le", "s390x"), {}),
+    ("GLIBCXX", 39, "LDBL_3.4.31", ("ppc64le", "s390x"), {}),
+    ("GLIBCXX", 34, "IEEE128_3.4.29", ("ppc64le",), {}),
+    ("GLIBCXX", 35, "IEEE128_3.4.30", ("ppc64le",), {}),
+    ("GLIBCXX", 39, "IEEE128_3.4.31", ("ppc64le",), {}),
+    ("CXXABI", 5, "1.3 1.3.1", ALL, {}),
+    ("CXXABI", 12, "1.3.2 1.3.3", ALL, {}),
+    ("CXXABI", 17, "1.3.4 1.3.5 1.3.6 1.3.7 TM_1", ALL, {}),
+    ("CXXABI", 24, "1.3.8 1.3.9 1.3.10", ALL, {}),
+    ("CXXABI", 26, "1.3.11", ALL, {"x86_64": 27}),
+    ("CXXABI", 31, "1.3.12", ALL, {}),
+    ("CXXABI", 34, "1.3.13", ALL, {}),
+    ("CXXABI", 39, "1.3.14 1.3.15", ALL, {}),
+    ("CXXABI", 17, "ARM_1.3.3", ("armv7l",), {}),
+    ("CXXABI", 24, "FLOAT128", ("x86_64", "i686"), {}),
+    ("CXXABI", 34, "IEEE128_1.3.13", ("ppc64le",), {}),
+    ("CXXABI", 17, "LDBL_1.3", ("ppc64le", "s390x"), {}),
+    # libgcc_s.so.1
+    ("GCC", 5, "3.0 3.3 3.3.1 3.4 3.4.2 4.0.0 4.2.0", ALL, {}),
+    ("GCC", 5, "3.4.4", ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64"), {}),
+    ("GCC", 17, "3.3.4 3.5", ("armv7l",), {}),
+    ("GCC", 17, "4.1.0", ("s390x",), {}),
+    ("GCC", 12, "4.3.0", ALL, {}),
+    ("GCC", 12, "4.4.0", ("i686", "riscv64"), {}),
+    ("GCC", 12, "4.5.0", ("i686", "aarch64", "riscv64"), {}),
+    ("GCC", 17, "4.7.0", ALL, {}),
+    ("GCC", 17, "4.8.0", ("x86_64", "i686"), {}),
+    ("GCC", 26, "7.0.0", ALL, {"x86_64": 27}),
+    ("GCC", 34, "11.0", ("aarch64",), {}),
+    ("GCC", 35, "12.0.0", ("x86_64", "i686"), {}),
+    ("GCC", 39, "13.0.0", ("x86_64", "i686", "aarch64"), {}),
+    ("GCC", 39, "14.0", ("aarch64",), {}),
+    ("GCC", 39, "14.0.0", ALL, {}),
+    # libatomic.so.1 (the namespace is present, possibly empty, from manylinux_2_5 on)
+    ("LIBATOMIC", 17, "1.0", ALL, {"x86_64": 24, "s390x": 24}),
+    ("LIBATOMIC", 24, "1.1 1.2", ALL, {}),
+    # libz.so.1 (the manylinux_2_5 image's zlib is not versioned: the namespace is empty there)
+    ("ZLIB", 12, "1.2.0 1.2.0.2 1.2.0.8 1.2.2 1.2.2.3 1.2.2.4", ALL, {}),
+    ("ZLIB", 17, "1.2.3.3 1.2.3.4 1.2.3.5 1.2.5.1 1.2.5.2", ALL, {}),
+    ("ZLIB", 26, "1.2.7.1 1.2.9", ALL, {"x86_64": 27, "aarch64": 27}),
+    ("ZLIB", 37, "1.2.12", ALL, {"i686": 36}),
+]
+NAMESPACES: tuple[str, ...] = ("GLIBC", "CXXABI", "GLIBCXX", "GCC", "LIBATOMIC", "ZLIB")
+
+# Libraries that may be used without bundling, and the glibc minor from which they may.
+# libcrypt.so.1 (PEP 513's list) is not whitelisted at all: glibc deprecated its libcrypt and
+# distributions replaced it by libxcrypt; auditwheel removed it from every policy, so the
+# superset property holds without keeping it. libpanelw/libncursesw were dropped likewise.
+LIBRARIES: list[tuple[str, int]] = [
+    ("libatomic.so.1", 5),
+    ("libgcc_s.so.1", 5),
+    ("libstdc++.so.6", 5),
+    ("libm.so.6", 5),
+    ("libmvec.so.1", 24),
+    ("libanl.so.1", 5),
+    ("libdl.so.2", 5),
+    ("librt.so.1", 5),
+    ("libc.so.6", 5),
+    ("libnsl.so.1", 5),
+    ("libutil.so.1", 5),
+    ("libpthread.so.0", 5),
+    ("libX11.so.6", 5),
+    ("libXext.so.6", 5),
+    ("libXrender.so.1", 5),
+    ("libICE.so.6", 5),
+    ("libSM.so.6", 5),
+    ("libGL.so.1", 5),
+    ("libgobject-2.0.so.0", 5),
+    ("libgthread-2.0.so.0", 5),
+    ("libglib-2.0.so.0", 5),
+    ("libresolv.so.2", 5),
+    ("libexpat.so.1", 12),
+    ("libz.so.1", 5),
+]
+
+# Symbols of whitelisted libraries that must not be used: library, symbols, glibc minor from
+# which the entry no longer applies (None: always), whether musllinux refuses them too.
+# The glibc ones are glibc 2.18 additions that the CentOS 5/6/7 images export under older
+# version nodes (backports), kept up to the manylinux_2_24 image where upstream glibc has them.
+# The zlib ones are internal symbols some distributions' libz builds export.
+BlacklistRow = tuple[str, str, int | None, bool]
+BLACKLIST: list[BlacklistRow] = [
+    (
+        "libc.so.6",
+        "__cxa_thread_atexit_impl __issignaling __issignalingf __issignalingl"
+        " pthread_getattr_default_np pthread_setattr_default_np",
+        24,
+        False,
+    ),
+    ("libm.so.6", "__issignaling __issignalingf __issignalingl", 24, False),
+    ("libpthread.so.0", "pthread_getattr_default_np pthread_setattr_default_np", 24, False),
+    (
+        "libz.so.1",
+        "_dist_code _length_code _tr_align _tr_flush_block _tr_init _tr_stored_block _tr_tally"
+        " crc32_vpmsum deflate_copyright gzflags inflate_copyright inflate_fast inflate_table"
+        " z_errmsg zcalloc zcfree",
+        None,
+        True,
+    ),
+    (
+        "libz.so.1",
+        "adler32_default crc32_acle crc32_le_vgfm_16 crc32_neon crc32_z_default sse2_slide_hash"
+        " z_vstring",
+        None,
+        False,
+    ),
+    ("libz.so.1", "uncompress2", 34, True),
+    (
+        "libz.so.1",
+        "bi_windup crc_fold_512to32 crc_fold_copy crc_fold_init deflate_medium fill_window"
+        " flush_pending longest_match slide_hash_sse static_ltree x86_check_features"
+        " x86_cpu_has_pclmul x86_cpu_has_sse2 x86_cpu_has_sse42",
+        36,
+        True,
+    ),
+    ("libz.so.1", "crc32_combine_gen crc32_combine_gen64 crc32_combine_op", 37, False),
+]
+
+# x86-64 micro-architecture level allowed by every policy: the plain x86_64 platform tag is
+# the baseline ISA; higher levels need their own architecture (as in auditwheel).
+ISA_LEVELS: dict[str, str] = {"x86_64": "x86-64"}
+
+MUSL_POLICIES: tuple[str, ...] = ("1.1", "1.2")
+MUSL_ARCHES: dict[str, tuple[str, ...]] = {
+    # riscv64 support landed in musl 1.1.24, so both series cover all seven.
+    "1.1": ARCHES,
+    "1.2": ARCHES,
+}
+MUSL_LOADERS: dict[str, str] = {
+    "x86_64": "ld-musl-x86_64.so.1",
+    "i686": "ld-musl-i386.so.1",
+    "aarch64": "ld-musl-aarch64.so.1",
+    "ppc64le": "ld-musl-powerpc64le.so.1",
+    "s390x": "ld-musl-s390x.so.1",
+    "armv7l": "ld-musl-armhf.so.1",
+    "riscv64": "ld-musl-riscv64.so.1",
+}
+# Alpine (the musllinux baseline images) gives musl the soname libc.musl-<arch>.so.1, which is
+# what binaries built there record in DT_NEEDED.
+MUSL_ALPINE_SONAMES: dict[str, str] = {
+    "x86_64": "libc.musl-x86_64.so.1",
+    "i686": "libc.musl-x86.so.1",
+    "aarch64": "libc.musl-aarch64.so.1",
+    "ppc64le": "libc.musl-ppc64le.so.1",
+    "s390x": "libc.musl-s390x.so.1",
+    "armv7l": "libc.musl-armv7.so.1",
+    "riscv64": "libc.musl-riscv64.so.1",
+}
+
+
+def version_key(version: str) -> tuple[int, str, tuple[int, ...]]:
+    """Order plain dotted versions numerically first, then prefixed or named ones."""
+    prefix, _, number = version.rpartition("_")
+    if re.fullmatch(r"\d+(\.\d+)*", number):
+        return (1 if prefix else 0, prefix, tuple(int(p) for p in number.split(".")))
+    return (1, version, ())
+
+
+def expand_nodes(spec: str) -> list[str]:
+    """Expand ``"2.0 2.4-2.6"`` into ``["2.0", "2.4", "2.5", "2.6"]``."""
+    nodes: list[str] = []
+    for item in spec.split():
+        if "-" in item:
+            low, high = item.split("-")
+            major = low.split(".")[0]
+            first, last = int(low.split(".")[1]), int(high.split(".")[1])
+            nodes.extend(f"{major}.{minor}" for minor in range(first, last + 1))
+        else:
+            nodes.append(item)
+    return nodes
+
+
+def glibc_versions(arch: str, minor: int) -> list[str]:
+    """The GLIBC nodes of ``arch`` that a manylinux_2_<minor> binary may require."""
+    allowed: list[str] = []
+    for node in expand_nodes(GLIBC_NODES[arch]):
+        since = GLIBC_NODE_MINOR_OVERRIDES.get((arch, node), int(node.split(".")[1]))
+        if since <= minor:
+            allowed.append(node)
+    for node, default in GLIBC_SPECIAL_NODES.items():
+        if GLIBC_NODE_MINOR_OVERRIDES.get((arch, node), default) <= minor:
+            allowed.append(node)
+    return allowed
+
+
+def toolchain_versions(arch: str, minor: int) -> dict[str, list[str]]:
+    """libstdc++/libgcc/libatomic/zlib versions allowed on ``arch`` by manylinux_2_<minor>."""
+    found: dict[str, list[str]] = {ns: [] for ns in NAMESPACES if ns != "GLIBC"}
+    for namespace, since, versions, arches, deviations in TOOLCHAIN:
+        if arch in arches and deviations.get(arch, since) <= minor:
+            found[namespace].extend(versions.split())
+    return {ns: sorted(vs, key=version_key) for ns, vs in found.items()}
+
+
+def blacklist(minor: int | None) -> dict[str, list[str]]:
+    """Forbidden symbols for manylinux_2_<minor>, or for musllinux when ``minor`` is None."""
+    result: dict[str, list[str]] = {}
+    for library, symbols, until, musl in BLACKLIST:
+        applies = musl if minor is None else (until is None or minor < until)
+        if applies:
+            result.setdefault(library, []).extend(symbols.split())
+    return {library: sorted(symbols) for library, symbols in result.items()}
+
+
+def manylinux_policy(minor: int) -> dict[str, Any]:
+    arches = [arch for arch in ARCHES if ARCH_FIRST_MINOR[arch] <= minor]
+    symbol_versions: dict[str, dict[str, list[str]]] = {}
+    for arch in arches:
+        per_ns = {"GLIBC": glibc_versions(arch, minor), **toolchain_versions(arch, minor)}
+        symbol_versions[arch] = {ns: per_ns[ns] for ns in NAMESPACES}
+    return {
+        "name": f"manylinux_2_{minor}",
+        "aliases": [ALIASES[minor]] if minor in ALIASES else [],
+        "libc_version": f"2.{minor}",
+        "architectures": arches,
+        "isa_levels": dict(ISA_LEVELS),
+        "preferred": minor in PREFERRED_MINORS,
+        "libraries": [soname for soname, since in LIBRARIES if since <= minor]
+        + list(GLIBC_LOADERS),
+        "symbol_versions": symbol_versions,
+        "blacklist": blacklist(minor),
+    }
+
+
+def musllinux_policy(version: str) -> dict[str, Any]:
+    arches = list(MUSL_ARCHES[version])
+    libraries = ["libc.so"]
+    libraries += [MUSL_LOADERS[arch] for arch in arches]
+    libraries += [MUSL_ALPINE_SONAMES[arch] for arch in arches]
+    libraries.append("libz.so.1")  # whitelisted for musllinux too (auditwheel 6.8.2)
+    return {
+        "name": "musllinux_" + version.replace(".", "_"),
+        "aliases": [],
+        "libc_version": version,
+        "architectures": arches,
+        "isa_levels": dict(ISA_LEVELS),
+        "preferred": True,
+        "libraries": libraries,
+        "symbol_versions": {},
+        "blacklist": blacklist(None),
+    }
+
+
+def write(path: Path, document: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        json.dump(document, handle, indent=1, sort_keys=False)
+        handle.write("\n")
+
+
+def main() -> None:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    manylinux = {
+        "family": "manylinux",
+        "libc": "glibc",
+        "policies": [manylinux_policy(m) for m in range(FIRST_MINOR, LAST_MINOR + 1)],
+    }
+    musllinux = {
+        "family": "musllinux",
+        "libc": "musl",
+        "policies": [musllinux_policy(v) for v in MUSL_POLICIES],
+    }
+    write(OUT_DIR / "manylinux.json", manylinux)
+    write(OUT_DIR / "musllinux.json", musllinux)
+
+
+if __name__ == "__main__":
+    main()
