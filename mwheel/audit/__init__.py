@@ -62,7 +62,7 @@ def build_context(archive: WheelArchive, options: AuditOptions) -> tuple[WheelCo
     binaries = scan(archive, options.jobs)
     ctx = WheelContext(
         label=archive.label,
-        dist_name=str(archive.name),
+        dist_name=archive.label.split("-", 1)[0],
         dist_info=archive.dist_info,
         data_dir=archive.data_dir,
         root_is_purelib=archive.wheel_info.root_is_purelib,

@@ -99,11 +99,41 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
     return out
 
 
+def requirements(elfs: dict[str, Binary], graph: DependencyGraph, grafted: bool,
+                 excluded: frozenset[str] = frozenset()) -> list[_Requirement]:
+    """What the wheel asks of the system as it is, or once its external libraries are grafted.
+
+    ``excluded`` libraries stay external on purpose (``repair --exclude``): like auditwheel,
+    they do not count against the policy, and they are not grafted.
+    """
+    reqs: list[_Requirement] = []
+    for member, b in elfs.items():
+        libs = tuple(d.name for d in graph.for_binary(member)
+                     if d.kind == "system" or (d.kind in ("external", "missing")
+                                               and not grafted))
+        reqs.append(_Requirement(member, b, libs))
+    if grafted:
+        for ext in graph.externals:
+            if ext.binary is not None and ext.path is not None and ext.name not in excluded:
+                libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
+                reqs.append(_Requirement(ext.path, ext.binary, libs))
+    return reqs
+
+
+def check_policy(reqs: list[_Requirement], policy: LinuxPolicy, arch: str) -> list[Finding]:
+    tag = policy.tag(arch).name
+    return [f for r in reqs for f in _violations(r, policy, arch, tag)]
+
+
+def elf_binaries(ctx: WheelContext) -> dict[str, Binary]:
+    return {m: b for m, b in ctx.binaries.items() if b.format == "elf"}
+
+
 class LinuxRules:
     os = "linux"
 
     def evaluate(self, ctx: WheelContext) -> PlatformVerdict:
-        elfs = {m: b for m, b in ctx.binaries.items() if b.format == "elf"}
+        elfs = elf_binaries(ctx)
         findings: list[Finding] = []
         claimed = [t for t in ctx.claimed if t.is_linux]
         arch_counts = Counter(b.archs[0] for b in elfs.values())
@@ -131,15 +161,15 @@ class LinuxRules:
         policies = linux_policies()[family]
         graph = LinuxResolver(ctx, policies[-1].libraries, arch, libc).resolve()
 
-        as_is = self._requirements(elfs, graph, grafted=False)
-        results = [(p, self._check(as_is, p, arch)) for p in policies]
+        as_is = requirements(elfs, graph, grafted=False)
+        results = [(p, check_policy(as_is, p, arch)) for p in policies]
         best = next((p for p, v in results if not v and p.preferred), None)
         best_tag = best.tag(arch).name if best else f"linux_{arch}"
 
         repair_tag: str | None = None
         if not any(e.path is None for e in graph.externals):
-            after = self._requirements(elfs, graph, grafted=True)
-            fixed = next((p for p in policies if p.preferred and not self._check(after, p, arch)),
+            after = requirements(elfs, graph, grafted=True)
+            fixed = next((p for p in policies if p.preferred and not check_policy(after, p, arch)),
                          None)
             repair_tag = fixed.tag(arch).name if fixed else f"linux_{arch}"
 
@@ -157,35 +187,16 @@ class LinuxRules:
             if tag.family != family:
                 honoured[tag.name] = False
                 continue
-            problems = dict(results)[policy] if tag.arch == arch else self._check(
+            problems = dict(results)[policy] if tag.arch == arch else check_policy(
                 as_is, policy, tag.arch)
             honoured[tag.name] = not problems and tag.arch == arch
             findings.extend(problems)
 
         self._explain_best(findings, [(p, v) for p, v in results if p.preferred], best, arch)
         self._external_findings(findings, graph, claimed_families)
-        return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings))
+        return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch,
+                               family)
 
-    @staticmethod
-    def _requirements(elfs: dict[str, Binary], graph: DependencyGraph,
-                      grafted: bool) -> list[_Requirement]:
-        reqs: list[_Requirement] = []
-        for member, b in elfs.items():
-            libs = tuple(d.name for d in graph.for_binary(member)
-                         if d.kind == "system" or (d.kind in ("external", "missing")
-                                                   and not grafted))
-            reqs.append(_Requirement(member, b, libs))
-        if grafted:
-            for ext in graph.externals:
-                if ext.binary is not None and ext.path is not None:
-                    libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
-                    reqs.append(_Requirement(ext.path, ext.binary, libs))
-        return reqs
-
-    @staticmethod
-    def _check(reqs: list[_Requirement], policy: LinuxPolicy, arch: str) -> list[Finding]:
-        tag = policy.tag(arch).name
-        return [f for r in reqs for f in _violations(r, policy, arch, tag)]
 
     @staticmethod
     def _explain_best(findings: list[Finding],

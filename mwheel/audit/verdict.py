@@ -17,6 +17,8 @@ class PlatformVerdict:
     repair_tag: str | None  # the most compatible tag after grafting its external libraries
     graph: DependencyGraph
     findings: tuple[Finding, ...]
+    arch: str = ""  # the architecture the binaries were judged for
+    family: str = ""  # the tag family judged (manylinux, musllinux, macosx, win)
 
 
 class PlatformRules(Protocol):
