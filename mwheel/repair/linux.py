@@ -175,7 +175,7 @@ class LinuxPlanner:
                 raise TagError(f"--plat: unknown platform tag {options.plat!r}") from None
             policy = policy_for(target) if target.family != "linux" else None
             if target.family != "linux" and policy is None:
-                raise TagError(f"--plat: no policy defines {target.name}")
+                raise TagError(f"--plat: unknown platform tag {target.name}: no policy defines it")
             if target.arch != arch:
                 raise RepairError(f"{ctx.label}: --plat {target.name} is for {target.arch}, "
                                   f"the wheel's binaries are {arch}")

@@ -1,0 +1,135 @@
+"""Linux audit on wheels built from C sources at test time, and on real PyPI wheels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import corpus_wheel
+from fixturelib.linux import build_linux_fixture
+
+from mwheel.audit import audit_wheel
+from mwheel.audit.context import AuditOptions
+from mwheel.cli import main
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "mwheel" / "report-schema.json").read_text())
+EXPECTED = json.loads((Path(__file__).parent / "data" / "auditwheel_expected.json").read_text())
+
+
+def codes(report: object) -> set[str]:
+    return {f.code for f in report.findings}  # type: ignore[attr-defined]
+
+
+def test_clean_extension_is_manylinux2014(tmp_path: Path) -> None:
+    fx = build_linux_fixture("clean", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert report.compliant
+    assert report.best_tag == "manylinux_2_5_x86_64"
+    assert report.external_libraries == {}
+    assert not [f for f in report.findings if f.severity == "error"]
+
+
+def test_newer_glibc_than_claimed_names_the_symbol(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    fx = build_linux_fixture("newglibc", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert not report.compliant
+    assert report.best_tag == "manylinux_2_36_x86_64"
+    bad = [f for f in report.findings if f.code == "symbol-version-too-new"
+           and f.tag == "manylinux_2_17_x86_64"]
+    assert bad, report.findings
+    assert "arc4random_uniform@GLIBC_2.36" in bad[0].message
+    assert bad[0].member is not None and bad[0].member.endswith(".so")
+    assert main(["audit", str(fx.wheel)]) == 1
+    out = capsys.readouterr().out
+    assert "arc4random_uniform@GLIBC_2.36" in out and "NOT COMPLIANT" in out
+
+
+def test_private_library_through_runpath_is_external(tmp_path: Path) -> None:
+    fx = build_linux_fixture("runpath", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert report.best_tag == "linux_x86_64"
+    assert report.external_libraries == {
+        "libmwprivate.so": str(fx.lib_dirs[0] / "libmwprivate.so")}
+    assert report.repair_tag == "manylinux_2_5_x86_64"
+    # linux_x86_64 is an honest claim: a warning, exit 0
+    assert report.compliant
+
+
+def test_missing_library_and_lib_path(tmp_path: Path) -> None:
+    fx = build_linux_fixture("libpath", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert report.external_libraries == {"libmwpath.so": None}
+    assert "library-not-found" in codes(report)
+    found = audit_wheel(fx.wheel, AuditOptions(lib_paths=(fx.lib_dirs[0],)))
+    assert found.external_libraries == {"libmwpath.so": str(fx.lib_dirs[0] / "libmwpath.so")}
+
+
+def test_cxx_extension_needs_only_allowed_libraries(tmp_path: Path) -> None:
+    fx = build_linux_fixture("cxx", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert report.external_libraries == {}
+    assert report.best_tag is not None and report.best_tag.startswith("manylinux_2_")
+    reasons = [f for f in report.findings if f.code == "best-tag-constraint"]
+    assert reasons and all(f.severity == "info" for f in reasons)
+
+
+def test_musl_wheel_judged_on_its_own_libraries(tmp_path: Path) -> None:
+    fx = build_linux_fixture("musl", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert report.compliant, report.findings
+    assert report.best_tag == "musllinux_1_1_x86_64"
+
+
+def test_aarch64_wheel_on_x86_64_host(tmp_path: Path) -> None:
+    fx = build_linux_fixture("aarch64", tmp_path)
+    report = audit_wheel(fx.wheel)
+    assert report.compliant, report.findings
+    assert report.best_tag == "manylinux_2_17_aarch64"
+
+
+def test_binary_in_purelib_and_platform_wheel_without_binary(tmp_path: Path) -> None:
+    purelib = audit_wheel(build_linux_fixture("purelib_binary", tmp_path / "a").wheel)
+    assert "binary-in-purelib" in codes(purelib) and not purelib.compliant
+    nobin = audit_wheel(build_linux_fixture("nobinary", tmp_path / "b").wheel)
+    assert "no-binary" in codes(nobin) and not nobin.compliant
+
+
+def test_json_output_matches_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wheels = [build_linux_fixture(n, tmp_path / n).wheel for n in ("clean", "newglibc", "runpath")]
+    bad = tmp_path / "bad-1.0-py3-none-any.whl"
+    bad.write_bytes(b"not a zip")
+    code = main(["audit", "--format", "json", *map(str, wheels), str(bad)])
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, SCHEMA)
+    assert code == 3  # an invalid wheel outranks a non-compliant one
+    by_name = {w["wheel"]: w for w in doc["wheels"]}
+    assert by_name[wheels[0].name]["compliant"] is True
+    assert by_name[wheels[1].name]["compliant"] is False
+    assert by_name[bad.name]["error"]["exit_code"] == 3
+    assert any(f["code"] == "symbol-version-too-new" and f.get("version") == "GLIBC_2.36"
+               for f in by_name[wheels[1].name]["findings"])
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", sorted(EXPECTED["wheels"]))
+def test_corpus_matches_auditwheel(corpus: Path, name: str) -> None:
+    wheel = corpus_wheel(corpus, name)
+    expected = EXPECTED["wheels"][name]
+    report = audit_wheel(wheel, AuditOptions(host_libs=False))
+    assert report.error is None
+    assert report.best_tag == expected["best_tag"]
+    assert sorted(report.external_libraries) == expected["external_libraries"]
+    assert report.compliant
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("pattern", ["*musllinux_1_2_x86_64.whl", "*musllinux_1_1_x86_64.whl",
+                                     "*musllinux_1_2_aarch64.whl"])
+def test_corpus_musllinux_wheels_compliant(corpus: Path, pattern: str) -> None:
+    for wheel in sorted(corpus.glob(pattern)):
+        report = audit_wheel(wheel)
+        assert report.compliant, (wheel.name, report.findings)
+        assert report.best_tag is not None and report.best_tag.startswith("musllinux_1_")
