@@ -196,10 +196,11 @@ class Abi3Rule:
             for name in python_imports(binary, self._own_symbols(ctx, binary)):
                 found, added = self._check_symbol(member, binary.format, name, claims)
                 findings += found
-                outside = outside or any(f.code != "abi3-version-too-low" for f in found)
-                if added is not None:
-                    for abi in needed:
-                        needed[abi] = max(needed[abi], added)
+                if added is None:
+                    outside = True
+                    continue
+                for abi in needed:
+                    needed[abi] = max(needed[abi], added)
         for claim in claims:
             findings.append(self._minimum(claim, needed[claim.abi], outside))
         return findings
@@ -228,7 +229,7 @@ class Abi3Rule:
 
     def _check_symbol(self, member: str, fmt: Format, name: str,
                       claims: list[_Claim]) -> tuple[list[Finding], Version | None]:
-        """Findings for one used symbol, and the version it needs when it is stable ABI."""
+        """Findings for one used symbol, and the version it needs (None: not stable ABI)."""
         sym = self.abi.symbols.get(name)
         details = (("symbol", name),)
         if sym is None:

@@ -20,6 +20,9 @@ class AuditOptions:
     lib_paths: tuple[Path, ...] = ()
     host_libs: bool = True
     jobs: int = 0  # 0: one per core
+    # Globs on library names kept external on purpose (``repair --exclude``): they do not
+    # count against a policy, as in auditwheel.
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ CODES = {
     "abi3-symbol-not-limited": "an abi3 extension uses a symbol outside the limited API",
     "abi3-version-too-low": "an abi3 extension uses a symbol newer than its abi3 tag",
     "abi3-not-python3-dll": "an abi3 extension imports python3X.dll instead of python3.dll",
+    "abi3t-symbol-excluded": "an abi3t extension uses a symbol the free-threaded stable ABI omits",
+    "abi3-minimum": "the lowest abi3 tag the wheel's extensions could honestly carry",
     "best-tag-constraint": "what keeps the wheel from the next more compatible tag",
 }
 

@@ -9,6 +9,7 @@ the first policy with no violation.
 
 from __future__ import annotations
 
+import fnmatch
 from collections import Counter
 from dataclasses import dataclass
 
@@ -109,8 +110,9 @@ def requirements(elfs: dict[str, Binary], graph: DependencyGraph, grafted: bool,
     reqs: list[_Requirement] = []
     for member, b in elfs.items():
         libs = tuple(d.name for d in graph.for_binary(member)
-                     if d.kind == "system" or (d.kind in ("external", "missing")
-                                               and not grafted))
+                     if d.name not in excluded and (
+                         d.kind == "system" or (d.kind in ("external", "missing")
+                                                and not grafted)))
         reqs.append(_Requirement(member, b, libs))
     if grafted:
         for ext in graph.externals:
@@ -118,6 +120,11 @@ def requirements(elfs: dict[str, Binary], graph: DependencyGraph, grafted: bool,
                 libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
                 reqs.append(_Requirement(ext.path, ext.binary, libs))
     return reqs
+
+
+def excluded_names(ctx: WheelContext, graph: DependencyGraph) -> frozenset[str]:
+    return frozenset(d.name for d in graph.dependencies
+                     if any(fnmatch.fnmatch(d.name, g) for g in ctx.options.exclude))
 
 
 def check_policy(reqs: list[_Requirement], policy: LinuxPolicy, arch: str) -> list[Finding]:
@@ -161,14 +168,15 @@ class LinuxRules:
         policies = linux_policies()[family]
         graph = LinuxResolver(ctx, policies[-1].libraries, arch, libc).resolve()
 
-        as_is = requirements(elfs, graph, grafted=False)
+        excluded = excluded_names(ctx, graph)
+        as_is = requirements(elfs, graph, grafted=False, excluded=excluded)
         results = [(p, check_policy(as_is, p, arch)) for p in policies]
         best = next((p for p, v in results if not v and p.preferred), None)
         best_tag = best.tag(arch).name if best else f"linux_{arch}"
 
         repair_tag: str | None = None
-        if not any(e.path is None for e in graph.externals):
-            after = requirements(elfs, graph, grafted=True)
+        if not any(e.path is None and e.name not in excluded for e in graph.externals):
+            after = requirements(elfs, graph, grafted=True, excluded=excluded)
             fixed = next((p for p in policies if p.preferred and not check_policy(after, p, arch)),
                          None)
             repair_tag = fixed.tag(arch).name if fixed else f"linux_{arch}"
@@ -193,7 +201,7 @@ class LinuxRules:
             findings.extend(problems)
 
         self._explain_best(findings, [(p, v) for p, v in results if p.preferred], best, arch)
-        self._external_findings(findings, graph, claimed_families)
+        self._external_findings(findings, graph, claimed_families, excluded)
         return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch,
                                family)
 
@@ -215,10 +223,10 @@ class LinuxRules:
 
     @staticmethod
     def _external_findings(findings: list[Finding], graph: DependencyGraph,
-                           claimed_families: set[str]) -> None:
+                           claimed_families: set[str], excluded: frozenset[str]) -> None:
         severity = "error" if claimed_families else "warning"
         for dep in graph.dependencies:
-            if dep.kind == "missing":
+            if dep.kind == "missing" and dep.name not in excluded:
                 findings.append(Finding("library-not-found", dep.needed_by,
                                         f"needs {dep.name}, found neither in the wheel nor on "
                                         "the library path (try --lib-path)",

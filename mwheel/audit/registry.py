@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from mwheel.audit.abi3 import Abi3Rule
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding
 from mwheel.audit.linux import LinuxRules
@@ -23,4 +24,4 @@ RULES: dict[str, PlatformRules] = {
     "linux": LinuxRules(),
 }
 
-WHEEL_RULES: list[WheelRule] = []
+WHEEL_RULES: list[WheelRule] = [Abi3Rule()]

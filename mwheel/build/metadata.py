@@ -125,9 +125,8 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         headers += _people(project["authors"], where)
     else:
         headers += _cargo_people(pkg.get("authors") or [])
-    headers += _people(project.get("maintainers"), where) and [
-        (h.replace("Author", "Maintainer"), v) for h, v in
-        _people(project.get("maintainers"), where)]
+    maintainers = _people(project.get("maintainers"), where)
+    headers += [(h.replace("Author", "Maintainer"), v) for h, v in maintainers]
     if lic := _license(project, pkg):
         headers.append(("License", lic))
     if kw := project.get("keywords") or pkg.get("keywords"):

@@ -142,7 +142,7 @@ def repair_wheel(path: Path, out_dir: Path, options: RepairOptions | None = None
                  audit_options: AuditOptions | None = None,
                  dry_run: bool = False) -> RepairResult:
     options = options or RepairOptions()
-    audit_options = audit_options or AuditOptions()
+    audit_options = replace(audit_options or AuditOptions(), exclude=options.exclude)
     report = audit_wheel(Path(path), audit_options)
     if report.error is not None:
         raise report.error
@@ -159,7 +159,8 @@ def repair_wheel(path: Path, out_dir: Path, options: RepairOptions | None = None
     scratch = written.parent
     try:
         after = audit_wheel(written, AuditOptions(lib_paths=(), host_libs=False,
-                                                  jobs=audit_options.jobs))
+                                                  jobs=audit_options.jobs,
+                                                  exclude=options.exclude))
         if after.error is not None:
             raise RepairError(f"{plan.output_name}: the repaired wheel is invalid: "
                               f"{after.error.message}")

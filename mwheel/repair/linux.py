@@ -9,12 +9,11 @@ policy the wheel honours once grafted.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 
 from mwheel.audit.context import WheelContext
-from mwheel.audit.linux import check_policy, elf_binaries, requirements
+from mwheel.audit.linux import check_policy, elf_binaries, excluded_names, requirements
 from mwheel.audit.linux_resolve import expand_origin, search_dirs
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
@@ -61,8 +60,7 @@ class LinuxPlanner:
     def plan(self, ctx: WheelContext, verdict: PlatformVerdict,
              options: RepairOptions) -> PlatformPlan:
         graph = verdict.graph
-        excluded = frozenset(e.name for e in graph.externals
-                             if any(fnmatch.fnmatch(e.name, g) for g in options.exclude))
+        excluded = excluded_names(ctx, graph)
         missing = [e for e in graph.externals if e.path is None and e.name not in excluded]
         if missing:
             first = missing[0]

@@ -1,0 +1,92 @@
+"""Linking through ``zig cc`` so a wheel needs no newer glibc than its manylinux tag allows.
+
+zig ships the headers and symbol maps of every glibc version, so
+``zig cc -target x86_64-linux-gnu.2.17`` links against glibc 2.17's symbol versions whatever
+the build machine runs. cargo calls a linker program without extra arguments, so mwheel
+writes a tiny wrapper script (``CARGO_TARGET_<TRIPLE>_LINKER``, also ``CC_<triple>`` for
+build scripts using the cc crate) that re-enters this module, which drops the arguments zig
+does not take from rustc and cc and runs ``python -m ziglang cc``.
+
+Rust's standard library needs glibc 2.17 at least, so manylinux2014 is the floor.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mwheel.errors import BuildError
+from mwheel.tags import PlatformTag
+
+_ZIG_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "x86", "armv7": "arm",
+             "powerpc64le": "powerpc64le", "s390x": "s390x"}
+MIN_GLIBC = (2, 17)
+
+
+def zig_target(rust_triple: str, tag: PlatformTag | None) -> str:
+    """``x86_64-unknown-linux-gnu`` + manylinux_2_17 -> ``x86_64-linux-gnu.2.17``."""
+    arch = rust_triple.split("-", 1)[0]
+    zig_arch = _ZIG_ARCH.get(arch)
+    if zig_arch is None or "-linux-" not in rust_triple:
+        raise BuildError(f"--zig: target {rust_triple} is not supported (Linux targets only)")
+    if rust_triple.endswith("musl"):
+        return f"{zig_arch}-linux-musl"
+    abi = "gnueabihf" if rust_triple.endswith("gnueabihf") else "gnu"
+    if tag is not None and tag.family == "manylinux" and tag.version is not None:
+        if tag.version < MIN_GLIBC:
+            raise BuildError(f"--zig: {tag.name} is older than glibc 2.17, the oldest Rust "
+                             "supports; use manylinux2014 (manylinux_2_17) or later")
+        return f"{zig_arch}-linux-{abi}.{tag.version[0]}.{tag.version[1]}"
+    return f"{zig_arch}-linux-{abi}.{MIN_GLIBC[0]}.{MIN_GLIBC[1]}"
+
+
+def write_wrapper(directory: Path, target: str) -> Path:
+    """A shell script that runs this module's ``main`` with ``target``; returns its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / f"zigcc-{target}.sh"
+    body = (f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m mwheel.build.zig "
+            f"{shlex.quote(target)} \"$@\"\n")
+    script.write_text(body)
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return script
+
+
+def filter_args(args: Sequence[str]) -> list[str]:
+    """Drop what zig cc rejects or must not see (rustc's own lld, cc's --target)."""
+    out: list[str] = []
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("-target", "--target"):
+            skip_next = True
+            continue
+        if arg.startswith(("--target=", "-fuse-ld=", "-B")) or arg == "-nodefaultlibs":
+            continue
+        if arg == "-lgcc_s":
+            # zig has no libgcc_s; its libunwind provides the same unwinder symbols.
+            out.append("-lunwind")
+            continue
+        if arg.startswith("-Wl,") and "--no-undefined-version" in arg:
+            continue
+        out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str]) -> int:
+    if not argv:
+        print("usage: python -m mwheel.build.zig TARGET [ARGS...]", file=sys.stderr)
+        return 2
+    target, *args = argv
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-target", target, *filter_args(args)]
+    os.execv(sys.executable, cmd)
+    return 127  # pragma: no cover - execv does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
