@@ -24,12 +24,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_lookup_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lib-path", action="append", default=[], metavar="DIR", type=Path,
-                   help="look for external libraries here (repeatable)")
-    p.add_argument("--no-host-libs", action="store_true",
-                   help="never look for libraries on this machine's library path")
-    p.add_argument("-j", "--jobs", type=int, default=0,
-                   help="processes to use (default: one per core)")
+    p.add_argument(
+        "--lib-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        type=Path,
+        help="look for external libraries here (repeatable)",
+    )
+    p.add_argument(
+        "--no-host-libs",
+        action="store_true",
+        help="never look for libraries on this machine's library path",
+    )
+    p.add_argument(
+        "-j", "--jobs", type=int, default=0, help="processes to use (default: one per core)"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
@@ -50,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace) -> AuditOptions:
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 or more")
-    return AuditOptions(lib_paths=tuple(args.lib_path), host_libs=not args.no_host_libs,
-                        jobs=args.jobs)
+    return AuditOptions(
+        lib_paths=tuple(args.lib_path), host_libs=not args.no_host_libs, jobs=args.jobs
+    )
 
 
 def run_audit(args: argparse.Namespace) -> int:

@@ -39,8 +39,14 @@ def record_for(members: Members, record_name: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def variant(good: Path, dest: Path, change: Callable[[Members], Members],
-            *, rerecord: bool = True, symlink: str | None = None) -> Path:
+def variant(
+    good: Path,
+    dest: Path,
+    change: Callable[[Members], Members],
+    *,
+    rerecord: bool = True,
+    symlink: str | None = None,
+) -> Path:
     """``good`` with ``change`` applied to its members, RECORD recomputed unless told not."""
     members = list(wheel_members(good).items())
     members = change(members)

@@ -31,14 +31,18 @@ def test_clean_extension_is_manylinux2014(tmp_path: Path) -> None:
     assert not [f for f in report.findings if f.severity == "error"]
 
 
-def test_newer_glibc_than_claimed_names_the_symbol(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_newer_glibc_than_claimed_names_the_symbol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fx = build_linux_fixture("newglibc", tmp_path)
     report = audit_wheel(fx.wheel)
     assert not report.compliant
     assert report.best_tag == "manylinux_2_36_x86_64"
-    bad = [f for f in report.findings if f.code == "symbol-version-too-new"
-           and f.tag == "manylinux_2_17_x86_64"]
+    bad = [
+        f
+        for f in report.findings
+        if f.code == "symbol-version-too-new" and f.tag == "manylinux_2_17_x86_64"
+    ]
     assert bad, report.findings
     assert "arc4random_uniform@GLIBC_2.36" in bad[0].message
     assert bad[0].member is not None and bad[0].member.endswith(".so")
@@ -51,8 +55,7 @@ def test_private_library_through_runpath_is_external(tmp_path: Path) -> None:
     fx = build_linux_fixture("runpath", tmp_path)
     report = audit_wheel(fx.wheel)
     assert report.best_tag == "linux_x86_64"
-    assert report.external_libraries == {
-        "libmwprivate.so": str(fx.lib_dirs[0] / "libmwprivate.so")}
+    assert report.external_libraries == {"libmwprivate.so": str(fx.lib_dirs[0] / "libmwprivate.so")}
     assert report.repair_tag == "manylinux_2_5_x86_64"
     # linux_x86_64 is an honest claim: a warning, exit 0
     assert report.compliant
@@ -109,8 +112,10 @@ def test_json_output_matches_schema(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert by_name[wheels[0].name]["compliant"] is True
     assert by_name[wheels[1].name]["compliant"] is False
     assert by_name[bad.name]["error"]["exit_code"] == 3
-    assert any(f["code"] == "symbol-version-too-new" and f.get("version") == "GLIBC_2.36"
-               for f in by_name[wheels[1].name]["findings"])
+    assert any(
+        f["code"] == "symbol-version-too-new" and f.get("version") == "GLIBC_2.36"
+        for f in by_name[wheels[1].name]["findings"]
+    )
 
 
 @pytest.mark.corpus
@@ -126,8 +131,10 @@ def test_corpus_matches_auditwheel(corpus: Path, name: str) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("pattern", ["*musllinux_1_2_x86_64.whl", "*musllinux_1_1_x86_64.whl",
-                                     "*musllinux_1_2_aarch64.whl"])
+@pytest.mark.parametrize(
+    "pattern",
+    ["*musllinux_1_2_x86_64.whl", "*musllinux_1_1_x86_64.whl", "*musllinux_1_2_aarch64.whl"],
+)
 def test_corpus_musllinux_wheels_compliant(corpus: Path, pattern: str) -> None:
     for wheel in sorted(corpus.glob(pattern)):
         report = audit_wheel(wheel)

@@ -39,25 +39,33 @@ CASES: dict[str, tuple[Callable[[Members], Members], dict[str, object], int, str
     "absolute": (_add("/etc/evil.py"), {}, 3, "absolute path"),
     "backslash": (_add("mwfix_clean\\evil.py"), {}, 3, "backslash"),
     "drive": (_add("C:/evil.py"), {}, 3, "drive letter"),
-    "symlink": (_add("mwfix_clean/link.py", b"/etc/passwd"), {"symlink": "mwfix_clean/link.py"},
-                3, "symlink"),
+    "symlink": (
+        _add("mwfix_clean/link.py", b"/etc/passwd"),
+        {"symlink": "mwfix_clean/link.py"},
+        3,
+        "symlink",
+    ),
     "duplicate": (lambda m: [*m, m[0]], {}, 3, "appears twice"),
-    "record-hash": (_edit("__init__.py", lambda d: d + b"#"), {"rerecord": False}, 3,
-                    "RECORD"),
+    "record-hash": (_edit("__init__.py", lambda d: d + b"#"), {"rerecord": False}, 3, "RECORD"),
     "no-wheel-file": (_drop(".dist-info/WHEEL"), {}, 3, "WHEEL is missing"),
     "no-record": (_drop(".dist-info/RECORD"), {"rerecord": False}, 3, "RECORD is missing"),
     "no-metadata": (_drop(".dist-info/METADATA"), {}, 3, "METADATA is missing"),
-    "wheel-version": (_edit("/WHEEL", lambda d: d.replace(b"Wheel-Version: 1.0",
-                                                          b"Wheel-Version: 2.0")), {}, 3,
-                      "Wheel-Version 2.0"),
-    "tags-disagree": (_edit("/WHEEL", lambda d: d.replace(b"manylinux2014", b"manylinux2010")),
-                      {}, 3, "disagree"),
+    "wheel-version": (
+        _edit("/WHEEL", lambda d: d.replace(b"Wheel-Version: 1.0", b"Wheel-Version: 2.0")),
+        {},
+        3,
+        "Wheel-Version 2.0",
+    ),
+    "tags-disagree": (
+        _edit("/WHEEL", lambda d: d.replace(b"manylinux2014", b"manylinux2010")),
+        {},
+        3,
+        "disagree",
+    ),
     "elf-truncated": (_edit(SO, lambda d: d[:40]), {}, 4, "ELF"),
     "elf-bad-class": (_edit(SO, lambda d: d[:4] + b"\x07" + d[5:]), {}, 4, "ELF"),
-    "elf-section-offsets": (_edit(SO, lambda d: d[:0x28] + b"\xff" * 8 + d[0x30:]), {}, 4,
-                            "ELF"),
-    "elf-program-offsets": (_edit(SO, lambda d: d[:0x20] + b"\xff" * 8 + d[0x28:]), {}, 4,
-                            "ELF"),
+    "elf-section-offsets": (_edit(SO, lambda d: d[:0x28] + b"\xff" * 8 + d[0x30:]), {}, 4, "ELF"),
+    "elf-program-offsets": (_edit(SO, lambda d: d[:0x20] + b"\xff" * 8 + d[0x28:]), {}, 4, "ELF"),
 }
 
 
@@ -66,8 +74,9 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_linux_fixture("clean", tmp_path_factory.mktemp("good")).wheel
 
 
-def _check(wheel: Path, tmp_path: Path, expected_code: int, words: str,
-           capsys: pytest.CaptureFixture[str]) -> None:
+def _check(
+    wheel: Path, tmp_path: Path, expected_code: int, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = hashlib.sha256(wheel.read_bytes()).hexdigest()
     for argv in (["audit", str(wheel)], ["repair", "-w", str(tmp_path / "out"), str(wheel)]):
         code = main(argv)
@@ -85,8 +94,9 @@ def _check(wheel: Path, tmp_path: Path, expected_code: int, words: str,
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_member(case: str, good: Path, tmp_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_member(
+    case: str, good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     change, kwargs, code, words = CASES[case]
     bad = variant(good, tmp_path / NAME, change, **kwargs)  # type: ignore[arg-type]
     _check(bad, tmp_path, code, words, capsys)
@@ -105,8 +115,9 @@ def test_truncated_zip(good: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     _check(bad, tmp_path, 3, "zip", capsys)
 
 
-def test_zip_bomb_declared_size(good: Path, tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_zip_bomb_declared_size(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = variant(good, tmp_path / NAME, lambda m: m)
     set_declared_size(bad, "mwfix_clean/__init__.py", 3 << 30)
     _check(bad, tmp_path, 3, "zip bomb", capsys)
@@ -122,8 +133,9 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "no such file" in capsys.readouterr().out
 
 
-def test_unknown_tag_on_command_line(good: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_tag_on_command_line(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for plat in ("manylinux_2_99_x86_64", "bogus_tag"):
         assert main(["repair", "--plat", plat, "-w", str(tmp_path), str(good)]) == 2
         assert "platform tag" in capsys.readouterr().out
@@ -131,8 +143,9 @@ def test_unknown_tag_on_command_line(good: Path, tmp_path: Path,
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_one_bad_wheel_does_not_stop_the_others(good: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_bad_wheel_does_not_stop_the_others(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / NAME
     bad.write_bytes(b"")
     assert main(["audit", str(bad), str(good)]) == 3
@@ -143,8 +156,12 @@ def test_one_bad_wheel_does_not_stop_the_others(good: Path, tmp_path: Path,
 def test_cli_subprocess_has_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / NAME
     bad.write_bytes(b"garbage")
-    proc = subprocess.run([sys.executable, "-m", "mwheel", "audit", str(bad)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mwheel", "audit", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr + proc.stdout
     assert len((proc.stdout + proc.stderr).strip().splitlines()) == 1

@@ -34,11 +34,19 @@ def prove_import(fx: LinuxFixture, wheel: Path, tmp_path: Path) -> set[str]:
     for d in fx.lib_dirs:
         d.rename(d.with_name(d.name + ".moved"))
     try:
-        code = (f"import {fx.module}; value = {fx.call}; "
-                f"assert value == {fx.expected!r}, value; "
-                "print(open('/proc/self/maps').read())")
-        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                              env=clean_env(), cwd=tmp_path, check=False)
+        code = (
+            f"import {fx.module}; value = {fx.call}; "
+            f"assert value == {fx.expected!r}, value; "
+            "print(open('/proc/self/maps').read())"
+        )
+        proc = subprocess.run(
+            [str(python), "-c", code],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            cwd=tmp_path,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
     finally:
         for d in fx.lib_dirs:
@@ -92,8 +100,10 @@ def test_dishonest_manylinux2014_tag_is_dropped(tmp_path: Path) -> None:
     fx = build_linux_fixture("newglibc", tmp_path / "fx")
     result = repair_wheel(fx.wheel, tmp_path / "out")
     assert result.plan.platform_tags == ("manylinux_2_36_x86_64",)
-    assert any("dropped claimed tag manylinux_2_17_x86_64" in n and "GLIBC_2.36" in n
-               for n in result.plan.notes)
+    assert any(
+        "dropped claimed tag manylinux_2_17_x86_64" in n and "GLIBC_2.36" in n
+        for n in result.plan.notes
+    )
     with pytest.raises(RepairError, match="arc4random_uniform"):
         repair_wheel(fx.wheel, tmp_path / "out2", RepairOptions(plat="manylinux2014_x86_64"))
 
@@ -111,8 +121,7 @@ def test_lib_path_and_exclude(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = tmp_path / "out"
     assert main(["repair", "-w", str(out), str(fx.wheel)]) == 5
     assert "libmwpath.so" in capsys.readouterr().out
-    assert main(["repair", "-w", str(out), "--lib-path", str(fx.lib_dirs[0]),
-                 str(fx.wheel)]) == 0
+    assert main(["repair", "-w", str(out), "--lib-path", str(fx.lib_dirs[0]), str(fx.wheel)]) == 0
     repaired = next(out.glob("*.whl"))
     assert "manylinux_2_5" in repaired.name
     prove_import(fx, repaired, tmp_path / "p")
@@ -136,8 +145,9 @@ def test_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert plan["platform_tags"] == ["manylinux_2_5_x86_64", "manylinux1_x86_64"]
 
 
-def test_repair_is_idempotent_and_deterministic(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repair_is_idempotent_and_deterministic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     fx = build_linux_fixture("chain", tmp_path / "fx")
     first = repair_wheel(fx.wheel, tmp_path / "a").output
@@ -169,8 +179,13 @@ def test_script_in_data_scripts_is_repaired_and_runs(tmp_path: Path) -> None:
     for d in fx.lib_dirs:
         shutil.move(str(d), str(d) + ".moved")
     assert fx.script is not None
-    proc = subprocess.run([str(python.parent / fx.script)], capture_output=True, text=True,
-                          env=clean_env(), check=False)
+    proc = subprocess.run(
+        [str(python.parent / fx.script)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == fx.script_output
 

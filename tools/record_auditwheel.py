@@ -21,17 +21,25 @@ OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "auditwheel_ex
 
 
 def show(venv: Path, wheel: Path) -> dict[str, object]:
-    proc = subprocess.run([str(venv / "bin" / "auditwheel"), "show", str(wheel)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(venv / "bin" / "auditwheel"), "show", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     text = " ".join((proc.stdout + proc.stderr).split())
     tag = re.search(r'consistent with the following platform tag: "([^"]+)"', text)
     libs: list[str] = []
-    ext = re.search(r"requires (?:the )?\d* ?external (?:shared )?librar\w+.*?:(.*?)(?:$|\.\s)",
-                    text)
+    ext = re.search(
+        r"requires (?:the )?\d* ?external (?:shared )?librar\w+.*?:(.*?)(?:$|\.\s)", text
+    )
     if "no external shared libraries" not in text and ext:
         libs = sorted(set(re.findall(r"(\S+\.so(?:\.[\w.]+)?)", ext.group(1))))
-    return {"best_tag": tag.group(1) if tag else None, "external_libraries": libs,
-            "exit_code": proc.returncode}
+    return {
+        "best_tag": tag.group(1) if tag else None,
+        "external_libraries": libs,
+        "exit_code": proc.returncode,
+    }
 
 
 def main() -> None:

@@ -50,14 +50,20 @@ def _claimed(archive: WheelArchive) -> tuple[tuple[PlatformTag, ...], list[Findi
         try:
             tags[PlatformTag.parse(platform)] = None
         except TagError:
-            findings.append(Finding("unknown-platform-tag", None,
-                                    f"the wheel claims {platform}, which mwheel does not know",
-                                    tag=platform))
+            findings.append(
+                Finding(
+                    "unknown-platform-tag",
+                    None,
+                    f"the wheel claims {platform}, which mwheel does not know",
+                    tag=platform,
+                )
+            )
     return tuple(tags), findings
 
 
-def build_context(archive: WheelArchive, options: AuditOptions) -> tuple[WheelContext,
-                                                                          list[Finding]]:
+def build_context(
+    archive: WheelArchive, options: AuditOptions
+) -> tuple[WheelContext, list[Finding]]:
     claimed, findings = _claimed(archive)
     binaries = scan(archive, options.jobs)
     ctx = WheelContext(
@@ -80,23 +86,38 @@ def _generic_findings(ctx: WheelContext) -> list[Finding]:
     out: list[Finding] = []
     platform_tags = [t for t in ctx.claimed if t.family != "any"]
     if platform_tags and not ctx.binaries:
-        out.append(Finding("no-binary", None,
-                           f"tagged {platform_tags[0].name} but contains no ELF, Mach-O or PE "
-                           "binary; it should be a py3-none-any wheel"))
+        out.append(
+            Finding(
+                "no-binary",
+                None,
+                f"tagged {platform_tags[0].name} but contains no ELF, Mach-O or PE "
+                "binary; it should be a py3-none-any wheel",
+            )
+        )
     if ctx.root_is_purelib:
         platlib = f"{ctx.data_dir}/platlib/"
         for member in ctx.binaries:
             if not member.startswith(ctx.data_dir + "/"):
-                out.append(Finding("binary-in-purelib", member,
-                                   "is a binary in a Root-Is-Purelib wheel; binaries belong in "
-                                   f"platlib ({platlib} or Root-Is-Purelib: false)"))
+                out.append(
+                    Finding(
+                        "binary-in-purelib",
+                        member,
+                        "is a binary in a Root-Is-Purelib wheel; binaries belong in "
+                        f"platlib ({platlib} or Root-Is-Purelib: false)",
+                    )
+                )
     claimed_oses = {t.os for t in ctx.claimed} - {"any"}
     for member, binary in ctx.binaries.items():
         os_name = OS_OF_FORMAT[binary.format]
         if claimed_oses and os_name not in claimed_oses:
-            out.append(Finding("wrong-platform", member,
-                               f"is a {binary.format} binary for {os_name}, but the wheel is "
-                               f"tagged for {', '.join(sorted(claimed_oses))}"))
+            out.append(
+                Finding(
+                    "wrong-platform",
+                    member,
+                    f"is a {binary.format} binary for {os_name}, but the wheel is "
+                    f"tagged for {', '.join(sorted(claimed_oses))}",
+                )
+            )
     return out
 
 
@@ -150,9 +171,18 @@ def audit_wheel(path: Path, options: AuditOptions | None = None) -> WheelReport:
         with WheelArchive(Path(path)) as archive:
             return audit_archive(archive, options)
     except MwheelError as exc:
-        return WheelReport(wheel=Path(path).name, path=Path(path), compliant=False,
-                           claimed_tags=(), best_tag=None, repair_tag=None,
-                           external_libraries={}, findings=(), binaries=(), error=exc)
+        return WheelReport(
+            wheel=Path(path).name,
+            path=Path(path),
+            compliant=False,
+            claimed_tags=(),
+            best_tag=None,
+            repair_tag=None,
+            external_libraries={},
+            findings=(),
+            binaries=(),
+            error=exc,
+        )
 
 
 def audit_wheels(paths: list[Path], options: AuditOptions | None = None) -> list[WheelReport]:

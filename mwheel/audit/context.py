@@ -43,7 +43,7 @@ class WheelContext:
         """Where ``member`` lands relative to site-packages; other schemes get a prefix."""
         prefix = self.data_dir + "/"
         if member.startswith(prefix):
-            scheme, _, rest = member[len(prefix):].partition("/")
+            scheme, _, rest = member[len(prefix) :].partition("/")
             if scheme in ("purelib", "platlib"):
                 return rest
             return f"<{scheme}>/{rest}"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter
+from types import MappingProxyType
 from dataclasses import dataclass
 
 from mwheel.audit.context import WheelContext
-from mwheel.audit.findings import Finding
+from mwheel.audit.findings import Finding, Severity
 from mwheel.audit.linux_resolve import LinuxResolver
 from mwheel.audit.resolve import DependencyGraph
 from mwheel.audit.verdict import PlatformVerdict
@@ -40,8 +41,9 @@ def _libc_of(binary: Binary) -> str | None:
     elf = binary.elf
     assert elf is not None
     interp = elf.interpreter or ""
-    if "ld-musl" in interp or any(d.startswith("ld-musl-") or d == "libc.so"
-                                  for d in binary.dependencies):
+    if "ld-musl" in interp or any(
+        d.startswith("ld-musl-") or d == "libc.so" for d in binary.dependencies
+    ):
         return "musl"
     if "libc.so.6" in binary.dependencies or "ld-linux" in interp:
         return "glibc"
@@ -54,19 +56,37 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
     elf = b.elf
     assert elf is not None
     if arch not in policy.architectures:
-        out.append(Finding("architecture-mismatch", req.label,
-                           f"{policy.name} does not exist for {arch}", tag=tag))
+        out.append(
+            Finding(
+                "architecture-mismatch",
+                req.label,
+                f"{policy.name} does not exist for {arch}",
+                tag=tag,
+            )
+        )
         return out
     for lib in req.libraries:
         if lib.startswith("libpython"):
-            out.append(Finding("libpython-linked", req.label,
-                               f"links {lib}; extensions must not link libpython (PEP 513)",
-                               tag=tag, details=(("library", lib),)))
+            out.append(
+                Finding(
+                    "libpython-linked",
+                    req.label,
+                    f"links {lib}; extensions must not link libpython (PEP 513)",
+                    tag=tag,
+                    details=(("library", lib),),
+                )
+            )
         elif lib not in policy.libraries:
-            out.append(Finding("library-not-allowed", req.label,
-                               f"needs {lib}, which {policy.name} does not allow without bundling",
-                               tag=tag, details=(("library", lib),)))
-    allowed = policy.symbol_versions.get(arch, {})
+            out.append(
+                Finding(
+                    "library-not-allowed",
+                    req.label,
+                    f"needs {lib}, which {policy.name} does not allow without bundling",
+                    tag=tag,
+                    details=(("library", lib),),
+                )
+            )
+    allowed = policy.symbol_versions.get(arch, MappingProxyType({}))
     for lib, versions in elf.version_needs:
         if lib.startswith(_LOADER_PREFIXES):
             continue
@@ -76,32 +96,55 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
                 symbols = sorted({s.name for s in b.imported if s.version == version})
                 shown = ", ".join(f"{s}@{version}" for s in symbols[:5]) or version
                 more = f" and {len(symbols) - 5} more" if len(symbols) > 5 else ""
-                out.append(Finding(
-                    "symbol-version-too-new", req.label,
-                    f"{shown}{more} from {lib} needs {version}, newer than {policy.name} allows",
-                    tag=tag,
-                    details=(("library", lib), ("version", version),
-                             ("symbols", ",".join(symbols))),
-                ))
+                out.append(
+                    Finding(
+                        "symbol-version-too-new",
+                        req.label,
+                        f"{shown}{more} from {lib} needs {version}, "
+                        f"newer than {policy.name} allows",
+                        tag=tag,
+                        details=(
+                            ("library", lib),
+                            ("version", version),
+                            ("symbols", ",".join(symbols)),
+                        ),
+                    )
+                )
     imported = {s.name for s in b.imported}
     for lib, forbidden in policy.blacklist.items():
         if lib in b.dependencies:
             for sym in sorted(imported & forbidden):
-                out.append(Finding("blacklisted-symbol", req.label,
-                                   f"uses {sym} of {lib}, which {policy.name} forbids",
-                                   tag=tag, details=(("library", lib), ("symbol", sym))))
+                out.append(
+                    Finding(
+                        "blacklisted-symbol",
+                        req.label,
+                        f"uses {sym} of {lib}, which {policy.name} forbids",
+                        tag=tag,
+                        details=(("library", lib), ("symbol", sym)),
+                    )
+                )
     max_level = policy.isa_levels.get(arch)
     if max_level is not None and elf.isa_level is not None and elf.isa_level > max_level:
-        out.append(Finding("isa-level-too-high", req.label,
-                           f"needs x86-64-v{elf.isa_level}, {policy.name} allows at most "
-                           f"x86-64-v{max_level}" if max_level > 1 else
-                           f"needs x86-64-v{elf.isa_level}, {policy.name} allows the baseline",
-                           tag=tag, details=(("isa_level", f"x86-64-v{elf.isa_level}"),)))
+        out.append(
+            Finding(
+                "isa-level-too-high",
+                req.label,
+                f"needs x86-64-v{elf.isa_level}, {policy.name} allows at most x86-64-v{max_level}"
+                if max_level > 1
+                else f"needs x86-64-v{elf.isa_level}, {policy.name} allows the baseline",
+                tag=tag,
+                details=(("isa_level", f"x86-64-v{elf.isa_level}"),),
+            )
+        )
     return out
 
 
-def requirements(elfs: dict[str, Binary], graph: DependencyGraph, grafted: bool,
-                 excluded: frozenset[str] = frozenset()) -> list[_Requirement]:
+def requirements(
+    elfs: dict[str, Binary],
+    graph: DependencyGraph,
+    grafted: bool,
+    excluded: frozenset[str] = frozenset(),
+) -> list[_Requirement]:
     """What the wheel asks of the system as it is, or once its external libraries are grafted.
 
     ``excluded`` libraries stay external on purpose (``repair --exclude``): like auditwheel,
@@ -109,10 +152,12 @@ def requirements(elfs: dict[str, Binary], graph: DependencyGraph, grafted: bool,
     """
     reqs: list[_Requirement] = []
     for member, b in elfs.items():
-        libs = tuple(d.name for d in graph.for_binary(member)
-                     if d.name not in excluded and (
-                         d.kind == "system" or (d.kind in ("external", "missing")
-                                                and not grafted)))
+        libs = tuple(
+            d.name
+            for d in graph.for_binary(member)
+            if d.name not in excluded
+            and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
+        )
         reqs.append(_Requirement(member, b, libs))
     if grafted:
         for ext in graph.externals:
@@ -123,8 +168,11 @@ def requirements(elfs: dict[str, Binary], graph: DependencyGraph, grafted: bool,
 
 
 def excluded_names(ctx: WheelContext, graph: DependencyGraph) -> frozenset[str]:
-    return frozenset(d.name for d in graph.dependencies
-                     if any(fnmatch.fnmatch(d.name, g) for g in ctx.options.exclude))
+    return frozenset(
+        d.name
+        for d in graph.dependencies
+        if any(fnmatch.fnmatch(d.name, g) for g in ctx.options.exclude)
+    )
 
 
 def check_policy(reqs: list[_Requirement], policy: LinuxPolicy, arch: str) -> list[Finding]:
@@ -145,12 +193,16 @@ class LinuxRules:
         claimed = [t for t in ctx.claimed if t.is_linux]
         arch_counts = Counter(b.archs[0] for b in elfs.values())
         claimed_archs = [t.arch for t in claimed]
-        arch = next((a for a in claimed_archs if a in arch_counts),
-                    arch_counts.most_common(1)[0][0])
+        arch = next(
+            (a for a in claimed_archs if a in arch_counts), arch_counts.most_common(1)[0][0]
+        )
         for member, b in elfs.items():
             if b.archs[0] != arch:
-                findings.append(Finding("architecture-mismatch", member,
-                                        f"is {b.archs[0]}, the wheel is {arch}"))
+                findings.append(
+                    Finding(
+                        "architecture-mismatch", member, f"is {b.archs[0]}, the wheel is {arch}"
+                    )
+                )
 
         libcs = {m: _libc_of(b) for m, b in elfs.items()}
         claimed_families = {t.family for t in claimed} - {"linux"}
@@ -162,8 +214,13 @@ class LinuxRules:
             libc = "musl" if "musl" in libcs.values() else "glibc"
         for member, other in libcs.items():
             if other is not None and other != libc:
-                findings.append(Finding("libc-mismatch", member,
-                                        f"is linked against {other}, the wheel is for {libc}"))
+                findings.append(
+                    Finding(
+                        "libc-mismatch",
+                        member,
+                        f"is linked against {other}, the wheel is for {libc}",
+                    )
+                )
         family = "musllinux" if libc == "musl" else "manylinux"
         policies = linux_policies()[family]
         graph = LinuxResolver(ctx, policies[-1].libraries, arch, libc).resolve()
@@ -177,8 +234,9 @@ class LinuxRules:
         repair_tag: str | None = None
         if not any(e.path is None and e.name not in excluded for e in graph.externals):
             after = requirements(elfs, graph, grafted=True, excluded=excluded)
-            fixed = next((p for p in policies if p.preferred and not check_policy(after, p, arch)),
-                         None)
+            fixed = next(
+                (p for p in policies if p.preferred and not check_policy(after, p, arch)), None
+            )
             repair_tag = fixed.tag(arch).name if fixed else f"linux_{arch}"
 
         honoured: dict[str, bool] = {}
@@ -188,28 +246,33 @@ class LinuxRules:
                 continue
             policy = policy_for(tag)
             if policy is None:
-                findings.append(Finding("unknown-platform-tag", None,
-                                        f"no policy defines {tag.name}", tag=tag.name))
+                findings.append(
+                    Finding(
+                        "unknown-platform-tag", None, f"no policy defines {tag.name}", tag=tag.name
+                    )
+                )
                 honoured[tag.name] = False
                 continue
             if tag.family != family:
                 honoured[tag.name] = False
                 continue
-            problems = dict(results)[policy] if tag.arch == arch else check_policy(
-                as_is, policy, tag.arch)
+            problems = (
+                dict(results)[policy] if tag.arch == arch else check_policy(as_is, policy, tag.arch)
+            )
             honoured[tag.name] = not problems and tag.arch == arch
             findings.extend(problems)
 
         self._explain_best(findings, [(p, v) for p, v in results if p.preferred], best, arch)
         self._external_findings(findings, graph, claimed_families, excluded)
-        return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch,
-                               family)
-
+        return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch, family)
 
     @staticmethod
-    def _explain_best(findings: list[Finding],
-                      results: list[tuple[LinuxPolicy, list[Finding]]],
-                      best: LinuxPolicy | None, arch: str) -> None:
+    def _explain_best(
+        findings: list[Finding],
+        results: list[tuple[LinuxPolicy, list[Finding]]],
+        best: LinuxPolicy | None,
+        arch: str,
+    ) -> None:
         """Say which symbols keep the wheel from the next more compatible tag."""
         index = next((i for i, (p, _) in enumerate(results) if p is best), len(results))
         if index == 0:
@@ -217,23 +280,45 @@ class LinuxRules:
         blocked, problems = results[index - 1]
         target = PlatformTag(blocked.family, blocked.version, arch).name
         for f in problems:
-            findings.append(Finding("best-tag-constraint", f.member,
-                                    f"{f.message} (keeps the wheel from {target})",
-                                    severity="info", tag=target, details=f.details))
+            findings.append(
+                Finding(
+                    "best-tag-constraint",
+                    f.member,
+                    f"{f.message} (keeps the wheel from {target})",
+                    severity="info",
+                    tag=target,
+                    details=f.details,
+                )
+            )
 
     @staticmethod
-    def _external_findings(findings: list[Finding], graph: DependencyGraph,
-                           claimed_families: set[str], excluded: frozenset[str]) -> None:
-        severity = "error" if claimed_families else "warning"
+    def _external_findings(
+        findings: list[Finding],
+        graph: DependencyGraph,
+        claimed_families: set[str],
+        excluded: frozenset[str],
+    ) -> None:
+        severity: Severity = "error" if claimed_families else "warning"
         for dep in graph.dependencies:
             if dep.kind == "missing" and dep.name not in excluded:
-                findings.append(Finding("library-not-found", dep.needed_by,
-                                        f"needs {dep.name}, found neither in the wheel nor on "
-                                        "the library path (try --lib-path)",
-                                        severity=severity, details=(("library", dep.name),)))
+                findings.append(
+                    Finding(
+                        "library-not-found",
+                        dep.needed_by,
+                        f"needs {dep.name}, found neither in the wheel nor on "
+                        "the library path (try --lib-path)",
+                        severity=severity,
+                        details=(("library", dep.name),),
+                    )
+                )
             elif dep.kind == "bundled" and not dep.reachable:
-                findings.append(Finding("library-not-on-search-path", dep.needed_by,
-                                        f"needs {dep.name}, bundled as {dep.member} but not on "
-                                        "its RUNPATH; `mwheel repair` sets one",
-                                        severity="warning",
-                                        details=(("library", dep.name),)))
+                findings.append(
+                    Finding(
+                        "library-not-on-search-path",
+                        dep.needed_by,
+                        f"needs {dep.name}, bundled as {dep.member} but not on "
+                        "its RUNPATH; `mwheel repair` sets one",
+                        severity="warning",
+                        details=(("library", dep.name),),
+                    )
+                )

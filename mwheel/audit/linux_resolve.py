@@ -24,8 +24,17 @@ from mwheel.errors import MwheelError
 
 _HOST_DEFAULT_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib")
 # e_machine values, for rejecting a candidate of the wrong architecture without parsing it.
-_MACHINES = {"x86_64": 62, "i686": 3, "aarch64": 183, "ppc64le": 21, "ppc64": 21, "s390x": 22,
-             "armv7l": 40, "riscv64": 243, "loongarch64": 258}
+_MACHINES = {
+    "x86_64": 62,
+    "i686": 3,
+    "aarch64": 183,
+    "ppc64le": 21,
+    "ppc64": 21,
+    "s390x": 22,
+    "armv7l": 40,
+    "riscv64": 243,
+    "loongarch64": 258,
+}
 
 
 def expand_origin(entry: str, origin: str) -> str:
@@ -75,7 +84,8 @@ def host_kind() -> tuple[str, str]:
         libc = "musl"
     machine = os.uname().machine
     return libc, {"i386": "i686", "i586": "i686", "amd64": "x86_64", "arm64": "aarch64"}.get(
-        machine, machine)
+        machine, machine
+    )
 
 
 def _compatible(path: str, arch: str, elf_class: int) -> bool:
@@ -120,10 +130,10 @@ class LinuxResolver:
         externals: dict[str, ExternalLibrary] = {}
         order: list[str] = []
         pending: list[tuple[str, Binary, str, bool]] = []  # (needed_by, binary, origin, host)
-        for member, binary in self.ctx.binaries.items():
+        for name, binary in self.ctx.binaries.items():
             if binary.format == "elf":
-                origin = posixpath.dirname(self.ctx.install_path(member))
-                pending.append((member, binary, origin, False))
+                origin = posixpath.dirname(self.ctx.install_path(name))
+                pending.append((name, binary, origin, False))
         seen_paths: set[str] = set()
         while pending:
             needed_by, binary, origin, on_host = pending.pop(0)
@@ -134,17 +144,25 @@ class LinuxResolver:
                     deps.append(Dependency(soname, needed_by, "system"))
                     continue
                 if not on_host:
-                    member = self._in_wheel(binary, origin, soname)
-                    if member is not None:
-                        deps.append(Dependency(soname, needed_by, "bundled", member=member))
+                    inside = self._in_wheel(binary, origin, soname)
+                    if inside is not None:
+                        deps.append(Dependency(soname, needed_by, "bundled", member=inside))
                         continue
                     if soname in self.bundled:
-                        deps.append(Dependency(soname, needed_by, "bundled",
-                                               member=self.bundled[soname], reachable=False))
+                        deps.append(
+                            Dependency(
+                                soname,
+                                needed_by,
+                                "bundled",
+                                member=self.bundled[soname],
+                                reachable=False,
+                            )
+                        )
                         continue
                 path = self._on_host(binary, origin, soname)
-                deps.append(Dependency(soname, needed_by, "external" if path else "missing",
-                                       path=path))
+                deps.append(
+                    Dependency(soname, needed_by, "external" if path else "missing", path=path)
+                )
                 prev = externals.get(soname)
                 if prev is None:
                     lib = self._parse_host(soname, path)
@@ -154,8 +172,9 @@ class LinuxResolver:
                         seen_paths.add(path)
                         pending.append((path, lib, os.path.dirname(path), True))
                 elif needed_by not in prev.needed_by:
-                    externals[soname] = ExternalLibrary(prev.name, prev.path, prev.binary,
-                                                        (*prev.needed_by, needed_by))
+                    externals[soname] = ExternalLibrary(
+                        prev.name, prev.path, prev.binary, (*prev.needed_by, needed_by)
+                    )
         return DependencyGraph(tuple(deps), tuple(externals[n] for n in order))
 
     def _in_wheel(self, binary: Binary, origin: str, soname: str) -> str | None:

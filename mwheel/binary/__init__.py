@@ -21,7 +21,12 @@ def sniff(head: bytes) -> Format | None:
     if head[:4] == b"\x7fELF":
         return "elf"
     magic = head[:4]
-    if magic in (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe"):
+    if magic in (
+        b"\xfe\xed\xfa\xce",
+        b"\xce\xfa\xed\xfe",
+        b"\xfe\xed\xfa\xcf",
+        b"\xcf\xfa\xed\xfe",
+    ):
         return "macho"
     if magic in (b"\xca\xfe\xba\xbe", b"\xca\xfe\xba\xbf") and len(head) >= 8:
         # Java class files share this magic; their next word is the class-file version

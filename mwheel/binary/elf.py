@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection, DynamicSegment
@@ -51,9 +52,20 @@ def read_elf(member: str, data: bytes) -> Binary:
         return _read(member, data)
     except BinaryError:
         raise
-    except (ELFError, struct.error, ValueError, KeyError, IndexError, TypeError,
-            AttributeError, AssertionError, UnicodeDecodeError, OverflowError,
-            MemoryError, RecursionError) as exc:
+    except (
+        ELFError,
+        struct.error,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        AssertionError,
+        UnicodeDecodeError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+    ) as exc:
         raise BinaryError(f"{member}: malformed ELF file: {type(exc).__name__}: {exc}") from None
 
 
@@ -72,11 +84,13 @@ def _read(member: str, data: bytes) -> Binary:
     rpath: list[str] = []
     runpath: list[str] = []
     soname = None
-    sections = list(elf.iter_sections()) if elf.num_sections() else []
-    dynamic = next((s for s in sections if isinstance(s, DynamicSection)), None)
+    # pyelftools objects are typed loosely; they are only used inside this module.
+    sections: list[Any] = list(elf.iter_sections()) if elf.num_sections() else []
+    dynamic: Any = next((s for s in sections if isinstance(s, DynamicSection)), None)
     if dynamic is None:
         dynamic = next((s for s in elf.iter_segments() if isinstance(s, DynamicSegment)), None)
     interpreter = None
+    seg: Any
     for seg in elf.iter_segments():
         if seg["p_type"] == "PT_INTERP":
             interpreter = seg.get_interp_name()
@@ -142,24 +156,24 @@ def _read(member: str, data: bytes) -> Binary:
     )
 
 
-def _bounded(it: Iterator[object] | object, limit: int) -> Iterator[object]:
-    for n, item in enumerate(it):  # type: ignore[call-overload]
+def _bounded(it: Any, limit: int) -> Iterator[Any]:
+    for n, item in enumerate(it):
         if n >= limit:
             raise BinaryError("version or dynamic table does not terminate")
         yield item
 
 
 def _symbols(
-    sections: list[object],
+    sections: list[Any],
     elf_class: int,
     endian: str,
     need_by_index: dict[int, tuple[str, str]],
     definitions: dict[int, str],
 ) -> tuple[tuple[Symbol, ...], frozenset[str]]:
-    dynsym = next((s for s in sections if s["sh_type"] == "SHT_DYNSYM"), None)  # type: ignore[index]
+    dynsym = next((s for s in sections if s["sh_type"] == "SHT_DYNSYM"), None)
     if dynsym is None:
         return (), frozenset()
-    versym_sec = next((s for s in sections if s["sh_type"] == "SHT_GNU_versym"), None)  # type: ignore[index]
+    versym_sec = next((s for s in sections if s["sh_type"] == "SHT_GNU_versym"), None)
     strtab = sections[dynsym["sh_link"]].data()
     raw = dynsym.data()
     if elf_class == 64:
@@ -194,14 +208,14 @@ def _symbols(
     return tuple(imported), frozenset(exported)
 
 
-def _isa_level(sections: list[object], elf_class: int, endian: str) -> int | None:
+def _isa_level(sections: list[Any], elf_class: int, endian: str) -> int | None:
     """The x86-64 ISA level from GNU_PROPERTY_X86_ISA_1_NEEDED, if the file records one."""
     align = 8 if elf_class == 64 else 4
     level = None
     for sec in sections:
-        if sec["sh_type"] != "SHT_NOTE" or sec.name != ".note.gnu.property":  # type: ignore[attr-defined,index]
+        if sec["sh_type"] != "SHT_NOTE" or sec.name != ".note.gnu.property":
             continue
-        raw = sec.data()  # type: ignore[attr-defined]
+        raw = sec.data()
         pos = 0
         while pos + 12 <= len(raw):
             namesz, descsz, ntype = struct.unpack_from(endian + "III", raw, pos)

@@ -68,7 +68,7 @@ def python_files(layout: Layout) -> dict[str, Path]:
     """The pure-Python members: the module's top package under python-source, and extras."""
     out: dict[str, Path] = {}
     src = layout.python_source
-    if src is None or layout.module_name is None and not layout.python_packages:
+    if src is None or (layout.module_name is None and not layout.python_packages):
         return out
     tops = list(layout.python_packages)
     if layout.module_name and "." in layout.module_name:

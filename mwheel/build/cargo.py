@@ -75,7 +75,7 @@ class Crate:
             return "bin"
         raise BuildError(f"{self.manifest}: the crate has neither a cdylib nor a bin target")
 
-    def abi3_minimum(self) -> tuple[int, int] | None | bool:
+    def abi3_minimum(self) -> tuple[int, int] | bool | None:
         """The ``abi3-py3X`` floor enabled on pyo3/pyo3-ffi; True for bare ``abi3``."""
         found: list[int] = []
         bare = False

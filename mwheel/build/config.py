@@ -9,11 +9,12 @@ these values (``mwheel.build.options``).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from mwheel.errors import ConfigError
 

@@ -8,6 +8,7 @@ older one allows, since a wheel that is manylinux_2_17 is also manylinux_2_28.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -20,8 +21,17 @@ from mwheel.tags import PlatformTag
 
 ISA_LEVELS = {"x86-64": 1, "x86-64-v2": 2, "x86-64-v3": 3, "x86-64-v4": 4}
 
-_POLICY_KEYS = {"name", "aliases", "libc_version", "architectures", "isa_levels", "libraries",
-                "symbol_versions", "blacklist", "preferred"}
+_POLICY_KEYS = {
+    "name",
+    "aliases",
+    "libc_version",
+    "architectures",
+    "isa_levels",
+    "libraries",
+    "symbol_versions",
+    "blacklist",
+    "preferred",
+}
 _FILE_KEYS = {"family", "libc", "policies"}
 
 
@@ -56,8 +66,11 @@ def _expect(cond: bool, where: str, what: str) -> None:
 
 
 def _str_list(value: Any, where: str, key: str) -> list[str]:
-    _expect(isinstance(value, list) and all(isinstance(v, str) for v in value), where,
-            f"{key} must be a list of strings")
+    _expect(
+        isinstance(value, list) and all(isinstance(v, str) for v in value),
+        where,
+        f"{key} must be a list of strings",
+    )
     return list(value)
 
 
@@ -69,14 +82,20 @@ def _parse_policy(raw: Any, family: str, libc: str, source: str) -> LinuxPolicy:
     missing = _POLICY_KEYS - set(raw) - {"aliases"}
     _expect(not missing, where, f"missing keys {sorted(missing)}")
     version_text = raw["libc_version"]
-    _expect(isinstance(version_text, str) and version_text.count(".") == 1, where,
-            "libc_version must look like '2.17'")
+    _expect(
+        isinstance(version_text, str) and version_text.count(".") == 1,
+        where,
+        "libc_version must look like '2.17'",
+    )
     major, minor = (int(p) for p in version_text.split("."))
     _expect(raw["name"] == f"{family}_{major}_{minor}", where, "name does not match libc_version")
     archs = frozenset(_str_list(raw["architectures"], where, "architectures"))
     isa = raw["isa_levels"]
-    _expect(isinstance(isa, dict) and all(v in ISA_LEVELS for v in isa.values()), where,
-            f"isa_levels values must be among {sorted(ISA_LEVELS)}")
+    _expect(
+        isinstance(isa, dict) and all(v in ISA_LEVELS for v in isa.values()),
+        where,
+        f"isa_levels values must be among {sorted(ISA_LEVELS)}",
+    )
     sv = raw["symbol_versions"]
     _expect(isinstance(sv, dict), where, "symbol_versions must be an object")
     symbol_versions: dict[str, MappingProxyType[str, frozenset[str]]] = {}
@@ -104,27 +123,33 @@ def _parse_policy(raw: Any, family: str, libc: str, source: str) -> LinuxPolicy:
         libraries=frozenset(_str_list(raw["libraries"], where, "libraries")),
         preferred=raw["preferred"],
         symbol_versions=MappingProxyType(symbol_versions),
-        blacklist=MappingProxyType({k: frozenset(_str_list(v, where, f"blacklist[{k}]"))
-                                    for k, v in bl.items()}),
+        blacklist=MappingProxyType(
+            {k: frozenset(_str_list(v, where, f"blacklist[{k}]")) for k, v in bl.items()}
+        ),
     )
 
 
 def _check_superset(older: LinuxPolicy, newer: LinuxPolicy) -> None:
     where = f"{newer.name} (after {older.name})"
     _expect(newer.version > older.version, where, "policies must be in increasing version order")
-    _expect(newer.libraries >= older.libraries, where,
-            f"drops libraries {sorted(older.libraries - newer.libraries)}")
+    _expect(
+        newer.libraries >= older.libraries,
+        where,
+        f"drops libraries {sorted(older.libraries - newer.libraries)}",
+    )
     for arch in older.architectures & newer.architectures:
         old_sv = older.symbol_versions.get(arch, MappingProxyType({}))
         new_sv = newer.symbol_versions.get(arch, MappingProxyType({}))
         for space, versions in old_sv.items():
             lost = versions - new_sv.get(space, frozenset())
             _expect(not lost, where, f"{arch} drops symbol versions {sorted(lost)}")
-        _expect(newer.isa_levels.get(arch, 1) >= older.isa_levels.get(arch, 1), where,
-                f"{arch} lowers the ISA level")
+        _expect(
+            newer.isa_levels.get(arch, 1) >= older.isa_levels.get(arch, 1),
+            where,
+            f"{arch} lowers the ISA level",
+        )
     for lib, symbols in newer.blacklist.items():
-        _expect(symbols <= older.blacklist.get(lib, symbols), where,
-                f"blacklist for {lib} grows")
+        _expect(symbols <= older.blacklist.get(lib, symbols), where, f"blacklist for {lib} grows")
 
 
 def parse_policy_file(data: Any, source: str) -> tuple[LinuxPolicy, ...]:
@@ -138,7 +163,7 @@ def parse_policy_file(data: Any, source: str) -> tuple[LinuxPolicy, ...]:
     raws = data.get("policies")
     _expect(isinstance(raws, list) and bool(raws), source, "policies must be a non-empty list")
     policies = tuple(_parse_policy(r, family, libc, source) for r in raws)
-    for older, newer in zip(policies, policies[1:]):
+    for older, newer in itertools.pairwise(policies):
         _check_superset(older, newer)
     return policies
 

@@ -35,8 +35,9 @@ class RepairResult:
     report: WheelReport  # of the output (of the input for a dry run)
 
 
-def _output_name(report: WheelReport, archive_tags: frozenset[Tag],
-                 platform_tags: tuple[str, ...]) -> tuple[str, list[str]]:
+def _output_name(
+    report: WheelReport, archive_tags: frozenset[Tag], platform_tags: tuple[str, ...]
+) -> tuple[str, list[str]]:
     """The wheel file name and WHEEL Tag lines for the new platform tags."""
     pairs = sorted({(t.interpreter, t.abi) for t in archive_tags})
     interpreters = ".".join(sorted({i for i, _ in pairs}))
@@ -49,8 +50,9 @@ def _output_name(report: WheelReport, archive_tags: frozenset[Tag],
     return name, tag_lines
 
 
-def plan_repair(report: WheelReport, options: RepairOptions,
-                archive_tags: frozenset[Tag]) -> RepairPlan:
+def plan_repair(
+    report: WheelReport, options: RepairOptions, archive_tags: frozenset[Tag]
+) -> RepairPlan:
     """The plan for one audited wheel. Pure: reads nothing but the report."""
     if report.error is not None:
         raise report.error
@@ -71,10 +73,11 @@ def plan_repair(report: WheelReport, options: RepairOptions,
         tags += [t for t in part.platform_tags if t not in tags]
         notes += part.notes
     if not tags:
-        tags = list(dict.fromkeys(t.platform for t in sorted(archive_tags)))
+        tags = sorted({t.platform for t in archive_tags})
     name, _ = _output_name(report, archive_tags, tuple(tags))
-    return RepairPlan(report.wheel, name, tuple(grafts), tuple(edits), tuple(files),
-                      tuple(tags), tuple(notes))
+    return RepairPlan(
+        report.wheel, name, tuple(grafts), tuple(edits), tuple(files), tuple(tags), tuple(notes)
+    )
 
 
 def _patched(source: Path, edit: FileEdit, scratch: Path) -> bytes:
@@ -85,19 +88,25 @@ def _patched(source: Path, edit: FileEdit, scratch: Path) -> bytes:
     return work.read_bytes()
 
 
-def apply_plan(plan: RepairPlan, report: WheelReport, out_dir: Path,
-               options: RepairOptions) -> Path:
+def apply_plan(
+    plan: RepairPlan, report: WheelReport, out_dir: Path, options: RepairOptions
+) -> Path:
     """Write the repaired wheel into a scratch directory of ``out_dir``; return its path."""
     assert report.context is not None
     ctx = report.context
     edits = {e.member: e for e in plan.edits}
     new_files = dict(plan.files)
-    with WheelArchive(report.path) as archive, \
-            tempfile.TemporaryDirectory(prefix=".mwheel-edit-") as tmp:
+    with (
+        WheelArchive(report.path) as archive,
+        tempfile.TemporaryDirectory(prefix=".mwheel-edit-") as tmp,
+    ):
         scratch = Path(tmp)
         dates = [archive.info(n).date_time for n in archive.members]
-        writer = WheelWriter(out_dir / plan.output_name, compresslevel=options.compresslevel,
-                             default_date=max(dates) if dates else None)
+        writer = WheelWriter(
+            out_dir / plan.output_name,
+            compresslevel=options.compresslevel,
+            default_date=max(dates) if dates else None,
+        )
         try:
             _, tag_lines = _output_name(report, archive.tags, plan.platform_tags)
             wheel_path = f"{ctx.dist_info}/WHEEL"
@@ -107,26 +116,35 @@ def apply_plan(plan: RepairPlan, report: WheelReport, out_dir: Path,
                         continue
                     info = archive.info(name)
                     if name == wheel_path:
-                        writer.add_bytes(name, rewrite_wheel_file(archive.wheel_info.text,
-                                                                  tag_lines),
-                                         date=info.date_time)
+                        writer.add_bytes(
+                            name,
+                            rewrite_wheel_file(archive.wheel_info.text, tag_lines),
+                            date=info.date_time,
+                        )
                     elif name in edits:
                         src = scratch / "member.bin"
                         src.write_bytes(archive.read(name))
-                        writer.add_bytes(name, _patched(src, edits[name], scratch),
-                                         mode=member.mode or 0o755, date=info.date_time)
+                        writer.add_bytes(
+                            name,
+                            _patched(src, edits[name], scratch),
+                            mode=member.mode or 0o755,
+                            date=info.date_time,
+                        )
                     else:
                         writer.copy_raw(raw, info, archive.record[name])
             for graft in plan.grafts:
                 edit = edits.get(graft.member, FileEdit(graft.member, _format_of(report)))
-                writer.add_bytes(graft.member, _patched(Path(graft.source), edit, scratch),
-                                 mode=0o755)
+                writer.add_bytes(
+                    graft.member, _patched(Path(graft.source), edit, scratch), mode=0o755
+                )
             for name, data in plan.files:
                 mode = archive.members[name].mode if name in archive.members else 0o644
                 writer.add_bytes(name, data, mode=mode or 0o644)
             if plan.grafts:
-                writer.add_bytes(f"{ctx.dist_info}/sboms/mwheel.cdx.json",
-                                 sbom_document(plan, ctx.dist_name, str(archive.version)))
+                writer.add_bytes(
+                    f"{ctx.dist_info}/sboms/mwheel.cdx.json",
+                    sbom_document(plan, ctx.dist_name, str(archive.version)),
+                )
             return writer.finish(ctx.dist_info)
         except BaseException:
             writer.abort()
@@ -138,9 +156,13 @@ def _format_of(report: WheelReport) -> Format:
     return formats.pop() if len(formats) == 1 else "elf"
 
 
-def repair_wheel(path: Path, out_dir: Path, options: RepairOptions | None = None,
-                 audit_options: AuditOptions | None = None,
-                 dry_run: bool = False) -> RepairResult:
+def repair_wheel(
+    path: Path,
+    out_dir: Path,
+    options: RepairOptions | None = None,
+    audit_options: AuditOptions | None = None,
+    dry_run: bool = False,
+) -> RepairResult:
     options = options or RepairOptions()
     audit_options = replace(audit_options or AuditOptions(), exclude=options.exclude)
     report = audit_wheel(Path(path), audit_options)
@@ -158,22 +180,31 @@ def repair_wheel(path: Path, out_dir: Path, options: RepairOptions | None = None
     written = apply_plan(plan, report, out_dir, options)
     scratch = written.parent
     try:
-        after = audit_wheel(written, AuditOptions(lib_paths=(), host_libs=False,
-                                                  jobs=audit_options.jobs,
-                                                  exclude=options.exclude))
+        after = audit_wheel(
+            written,
+            AuditOptions(
+                lib_paths=(), host_libs=False, jobs=audit_options.jobs, exclude=options.exclude
+            ),
+        )
         if after.error is not None:
-            raise RepairError(f"{plan.output_name}: the repaired wheel is invalid: "
-                              f"{after.error.message}")
+            raise RepairError(
+                f"{plan.output_name}: the repaired wheel is invalid: {after.error.message}"
+            )
         if not after.compliant:
-            why = next((f"{f.member}: {f.message}" for f in after.findings
-                        if f.severity == "error"), "tags not honoured")
-            raise RepairError(f"{plan.output_name}: the repaired wheel does not honour "
-                              f"{', '.join(plan.platform_tags)}: {why}")
+            why = next(
+                (f"{f.member}: {f.message}" for f in after.findings if f.severity == "error"),
+                "tags not honoured",
+            )
+            raise RepairError(
+                f"{plan.output_name}: the repaired wheel does not honour "
+                f"{', '.join(plan.platform_tags)}: {why}"
+            )
         try:
             written.replace(final)
         except OSError as exc:
-            raise OutputError(f"{final}: cannot move the repaired wheel into place: "
-                              f"{exc}") from None
+            raise OutputError(
+                f"{final}: cannot move the repaired wheel into place: {exc}"
+            ) from None
     except MwheelError:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

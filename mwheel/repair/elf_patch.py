@@ -56,5 +56,6 @@ def _run(argv: list[str], member: str) -> None:
         raise RepairError(f"{member}: cannot run {argv[0]}: {exc}") from None
     if proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
-        raise RepairError(f"{member}: {os.path.basename(argv[0])} failed: "
-                          f"{msg[-1] if msg else proc.returncode}")
+        raise RepairError(
+            f"{member}: {os.path.basename(argv[0])} failed: {msg[-1] if msg else proc.returncode}"
+        )

@@ -52,13 +52,14 @@ def _install_dir_of(ctx: WheelContext, member: str) -> str:
 def _libs_install_dir(ctx: WheelContext, libs_member_dir: str) -> str:
     prefix = f"{ctx.data_dir}/data/"
     if libs_member_dir.startswith(prefix):
-        return "<prefix>/" + libs_member_dir[len(prefix):]
+        return "<prefix>/" + libs_member_dir[len(prefix) :]
     return libs_member_dir
 
 
 class LinuxPlanner:
-    def plan(self, ctx: WheelContext, verdict: PlatformVerdict,
-             options: RepairOptions) -> PlatformPlan:
+    def plan(
+        self, ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions
+    ) -> PlatformPlan:
         graph = verdict.graph
         excluded = excluded_names(ctx, graph)
         missing = [e for e in graph.externals if e.path is None and e.name not in excluded]
@@ -66,7 +67,8 @@ class LinuxPlanner:
             first = missing[0]
             raise MissingLibraryError(
                 f"{ctx.label}: {first.name} (needed by {', '.join(first.needed_by)}) not found; "
-                "pass --lib-path DIR or --exclude it")
+                "pass --lib-path DIR or --exclude it"
+            )
         notes: list[str] = [f"kept external on purpose: {n}" for n in sorted(excluded)]
 
         # Grafts: one per (library real path, destination directory).
@@ -95,8 +97,9 @@ class LinuxPlanner:
         edits: list[FileEdit] = []
         elfs = elf_binaries(ctx)
         for member, binary in elfs.items():
-            edit = self._member_edit(ctx, member, binary, verdict, by_name, graft_for,
-                                     graft_dir_by_path)
+            edit = self._member_edit(
+                ctx, member, binary, verdict, by_name, graft_for, graft_dir_by_path
+            )
             if edit is not None:
                 edits.append(edit)
         # Edits of the grafted copies: their own needs point at their sibling grafts.
@@ -119,19 +122,36 @@ class LinuxPlanner:
                     if sub.new_name != dep.name:
                         replace.append((dep.name, sub.new_name))
             has_grafted_deps = any(d.name in by_name for d in graph.for_binary(ext.path or ""))
-            edits.append(FileEdit(g.member, "elf", replace=tuple(replace),
-                                  rpaths=("$ORIGIN",) if has_grafted_deps else (),
-                                  soname=g.new_name, strip=options.strip))
+            edits.append(
+                FileEdit(
+                    g.member,
+                    "elf",
+                    replace=tuple(replace),
+                    rpaths=("$ORIGIN",) if has_grafted_deps else (),
+                    soname=g.new_name,
+                    strip=options.strip,
+                )
+            )
 
         tags, tag_notes = self._tags(ctx, verdict, options, excluded)
         notes += tag_notes
-        return PlatformPlan(grafts=tuple(sorted(grafts.values(), key=lambda g: g.member)),
-                            edits=tuple(edits), platform_tags=tuple(tags), notes=tuple(notes))
+        return PlatformPlan(
+            grafts=tuple(sorted(grafts.values(), key=lambda g: g.member)),
+            edits=tuple(edits),
+            platform_tags=tuple(tags),
+            notes=tuple(notes),
+        )
 
     @staticmethod
-    def _member_edit(ctx: WheelContext, member: str, binary: Binary, verdict: PlatformVerdict,
-                     by_name: dict[str, str], graft_for: object,
-                     graft_dir_by_path: dict[str, str]) -> FileEdit | None:
+    def _member_edit(
+        ctx: WheelContext,
+        member: str,
+        binary: Binary,
+        verdict: PlatformVerdict,
+        by_name: dict[str, str],
+        graft_for: object,
+        graft_dir_by_path: dict[str, str],
+    ) -> FileEdit | None:
         assert binary.elf is not None
         deps = verdict.graph.for_binary(member)
         origin_dir = _install_dir_of(ctx, member)
@@ -154,12 +174,21 @@ class LinuxPlanner:
         rpath_changed = wanted != list(old)
         if not (replace or remove or rpath_changed):
             return None
-        return FileEdit(member, "elf", replace=tuple(replace),
-                        rpaths=tuple(wanted) if rpath_changed else None, remove=remove)
+        return FileEdit(
+            member,
+            "elf",
+            replace=tuple(replace),
+            rpaths=tuple(wanted) if rpath_changed else None,
+            remove=remove,
+        )
 
     @staticmethod
-    def _tags(ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions,
-              excluded: frozenset[str]) -> tuple[list[str], list[str]]:
+    def _tags(
+        ctx: WheelContext,
+        verdict: PlatformVerdict,
+        options: RepairOptions,
+        excluded: frozenset[str],
+    ) -> tuple[list[str], list[str]]:
         arch, family = verdict.arch, verdict.family
         policies = linux_policies()[family]
         after = requirements(elf_binaries(ctx), verdict.graph, grafted=True, excluded=excluded)
@@ -175,13 +204,16 @@ class LinuxPlanner:
             if target.family != "linux" and policy is None:
                 raise TagError(f"--plat: unknown platform tag {target.name}: no policy defines it")
             if target.arch != arch:
-                raise RepairError(f"{ctx.label}: --plat {target.name} is for {target.arch}, "
-                                  f"the wheel's binaries are {arch}")
+                raise RepairError(
+                    f"{ctx.label}: --plat {target.name} is for {target.arch}, "
+                    f"the wheel's binaries are {arch}"
+                )
             if policy is not None:
                 problems = dict(results).get(policy) if policy.family == family else None
                 if problems is None:
-                    raise RepairError(f"{ctx.label}: the binaries are for {verdict.family}, "
-                                      f"not {target.name}")
+                    raise RepairError(
+                        f"{ctx.label}: the binaries are for {verdict.family}, not {target.name}"
+                    )
                 if problems:
                     why = "; ".join(f"{f.member}: {f.message}" for f in problems[:3])
                     more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
@@ -194,8 +226,11 @@ class LinuxPlanner:
             chosen = best.tag(arch) if best else PlatformTag("linux", None, arch)
         tags = [chosen.name] if options.only_plat else names_with_aliases(chosen)
         for claimed in ctx.claimed:
-            if claimed.family in ("manylinux", "musllinux") and claimed.name not in tags \
-                    and claimed.legacy_name not in tags:
+            if (
+                claimed.family in ("manylinux", "musllinux")
+                and claimed.name not in tags
+                and claimed.legacy_name not in tags
+            ):
                 policy = policy_for(claimed)
                 problems = dict(results).get(policy, []) if policy else []
                 reason = f": {problems[0].message}" if problems else ""

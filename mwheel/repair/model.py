@@ -57,8 +57,11 @@ class FileEdit:
     extra: tuple[tuple[str, Any], ...] = ()
 
     def describe(self) -> list[str]:
-        out = [f"set {'id' if self.format == 'macho' else 'soname'} {self.soname}"] \
-            if self.soname else []
+        out = (
+            [f"set {'id' if self.format == 'macho' else 'soname'} {self.soname}"]
+            if self.soname
+            else []
+        )
         out += [f"replace {old} -> {new}" for old, new in self.replace]
         out += [f"remove {name}" for name in self.remove]
         if self.rpaths is not None:
@@ -93,8 +96,16 @@ class RepairPlan:
             "wheel": self.wheel,
             "output": self.output_name,
             "platform_tags": list(self.platform_tags),
-            "grafts": [{"name": g.name, "from": g.source, "to": g.member,
-                        "new_name": g.new_name, "sha256": g.sha256} for g in self.grafts],
+            "grafts": [
+                {
+                    "name": g.name,
+                    "from": g.source,
+                    "to": g.member,
+                    "new_name": g.new_name,
+                    "sha256": g.sha256,
+                }
+                for g in self.grafts
+            ],
             "edits": [{"file": e.member, "changes": e.describe()} for e in self.edits],
             "files": [name for name, _ in self.files],
             "notes": list(self.notes),

@@ -14,8 +14,9 @@ class Planner(Protocol):
     """Turns one OS's audit verdict into a plan. Pure: no I/O but reading host libraries'
     hashes, which the graft names depend on."""
 
-    def plan(self, ctx: WheelContext, verdict: PlatformVerdict,
-             options: RepairOptions) -> PlatformPlan: ...
+    def plan(
+        self, ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions
+    ) -> PlatformPlan: ...
 
 
 class Patcher(Protocol):

@@ -29,8 +29,9 @@ def sbom_document(plan: RepairPlan, dist_name: str, version: str) -> bytes:
         "specVersion": "1.5",
         "version": 1,
         "metadata": {
-            "tools": {"components": [{"type": "application", "name": "mwheel",
-                                      "version": __version__}]},
+            "tools": {
+                "components": [{"type": "application", "name": "mwheel", "version": __version__}]
+            },
             "component": {"type": "library", "name": dist_name, "version": version},
         },
         "components": components,

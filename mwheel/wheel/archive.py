@@ -39,8 +39,18 @@ CHUNK = 1 << 20
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # Errors that zipfile and zlib raise for damaged archives.
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
-              ValueError, NotImplementedError, RuntimeError, KeyError, IndexError)
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    KeyError,
+    IndexError,
+)
 
 
 @dataclass(frozen=True)
@@ -135,8 +145,12 @@ class WheelArchive:
                     f"{info.compress_size} compressed (zip bomb?)"
                 )
             total += info.file_size
-            members[name] = Member(name, info.file_size, info.compress_size,
-                                   mode & 0o7777 if info.create_system == 3 else 0)
+            members[name] = Member(
+                name,
+                info.file_size,
+                info.compress_size,
+                mode & 0o7777 if info.create_system == 3 else 0,
+            )
         if total > MAX_TOTAL_SIZE:
             raise WheelError(f"{self.label}: members declare {total} bytes in all (zip bomb?)")
         self._infos = infos
@@ -158,10 +172,15 @@ class WheelArchive:
         dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
         if not dist_infos:
             raise WheelError(f"{self.label}: no .dist-info directory")
-        wanted = [d for d in dist_infos if _normalise(d[: -len(".dist-info")].rsplit("-", 1)[0])
-                  == _normalise(str(self.name))]
+        wanted = [
+            d
+            for d in dist_infos
+            if _normalise(d[: -len(".dist-info")].rsplit("-", 1)[0]) == _normalise(str(self.name))
+        ]
         if len(dist_infos) > 1 and len(wanted) != 1:
-            raise WheelError(f"{self.label}: several .dist-info directories: {', '.join(dist_infos)}")
+            raise WheelError(
+                f"{self.label}: several .dist-info directories: {', '.join(dist_infos)}"
+            )
         return (wanted or dist_infos)[0]
 
     def _parse_wheel_file(self) -> WheelInfo:
@@ -185,20 +204,26 @@ class WheelArchive:
                 f"{self.label}: the file name's tags disagree with WHEEL's Tag lines "
                 f"({', '.join(sorted(map(str, tags)))})"
             )
-        return WheelInfo(version=version, root_is_purelib=purelib,
-                         generator=(msg.get("Generator") or "").strip(), text=text)
+        return WheelInfo(
+            version=version,
+            root_is_purelib=purelib,
+            generator=(msg.get("Generator") or "").strip(),
+            text=text,
+        )
 
     def _check_record(self) -> None:
         for name, member in self.members.items():
-            if name == self.record_path or name.endswith((".dist-info/RECORD.jws",
-                                                          ".dist-info/RECORD.p7s")):
+            if name == self.record_path or name.endswith(
+                (".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")
+            ):
                 continue
             entry = self.record.get(name)
             if entry is None:
                 raise WheelError(f"{self.label}: member {name} is not listed in RECORD")
             if entry.size is not None and entry.size != member.size:
-                raise WheelError(f"{self.label}: member {name} is {member.size} bytes, "
-                                 f"RECORD says {entry.size}")
+                raise WheelError(
+                    f"{self.label}: member {name} is {member.size} bytes, RECORD says {entry.size}"
+                )
             if entry.algorithm is None:
                 raise WheelError(f"{self.label}: RECORD has no hash for {name}")
         for name in self.record:
@@ -251,8 +276,9 @@ class WheelArchive:
 
     def _compare(self, entry: RecordEntry, digest: bytes, size: int) -> None:
         if entry.size is not None and entry.size != size:
-            raise WheelError(f"{self.label}: member {entry.path} is {size} bytes, "
-                             f"RECORD says {entry.size}")
+            raise WheelError(
+                f"{self.label}: member {entry.path} is {size} bytes, RECORD says {entry.size}"
+            )
         if entry.digest is not None and urlsafe_digest(digest) != entry.digest:
             raise WheelError(f"{self.label}: member {entry.path} does not match its RECORD hash")
 

@@ -11,8 +11,17 @@ from dataclasses import dataclass
 from mwheel.errors import WheelError
 
 # Algorithms PEP 427 allows in RECORD; md5 and sha1 are refused by installers.
-_ALLOWED_ALGORITHMS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512",
-                       "blake2b", "blake2s", "sha224"}
+_ALLOWED_ALGORITHMS = {
+    "sha256",
+    "sha384",
+    "sha512",
+    "sha3_256",
+    "sha3_384",
+    "sha3_512",
+    "blake2b",
+    "blake2s",
+    "sha224",
+}
 
 
 def urlsafe_digest(digest: bytes) -> str:
@@ -55,7 +64,9 @@ def parse_record(text: str, where: str) -> dict[str, RecordEntry]:
         try:
             size = int(size_field) if size_field else None
         except ValueError:
-            raise WheelError(f"{where}: RECORD line {n} ({path}): bad size {size_field!r}") from None
+            raise WheelError(
+                f"{where}: RECORD line {n} ({path}): bad size {size_field!r}"
+            ) from None
         if path in entries:
             raise WheelError(f"{where}: RECORD lists {path} twice")
         entries[path] = RecordEntry(path, algorithm, digest, size)

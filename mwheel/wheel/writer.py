@@ -10,6 +10,7 @@ same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -51,7 +52,7 @@ def clean_stale_scratch(directory: Path) -> None:
     for entry in entries:
         if not entry.name.startswith(SCRATCH_PREFIX):
             continue
-        pid_text = entry.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        pid_text = entry.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
         alive = pid_text.isdigit() and _pid_alive(int(pid_text))
         try:
             old = now - entry.stat().st_mtime > _STALE_AFTER
@@ -83,14 +84,20 @@ class WheelWriter:
     Use as a context manager: leaving the block without ``commit()`` aborts.
     """
 
-    def __init__(self, dest: Path, *, compresslevel: int | None = None,
-                 default_date: tuple[int, int, int, int, int, int] | None = None) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        *,
+        compresslevel: int | None = None,
+        default_date: tuple[int, int, int, int, int, int] | None = None,
+    ) -> None:
         self.dest = Path(dest)
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_scratch(self.dest.parent)
         try:
-            self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-",
-                                                 dir=self.dest.parent))
+            self.scratch = Path(
+                tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=self.dest.parent)
+            )
         except OSError as exc:
             raise OutputError(f"{self.dest.parent}: cannot write here: {exc}") from None
         self.path = self.scratch / self.dest.name
@@ -109,8 +116,9 @@ class WheelWriter:
         if not self._done:
             self.abort()
 
-    def _date(self, original: tuple[int, int, int, int, int, int] | None) -> tuple[
-            int, int, int, int, int, int]:
+    def _date(
+        self, original: tuple[int, int, int, int, int, int] | None
+    ) -> tuple[int, int, int, int, int, int]:
         return self.fixed_date or original or self.default_date
 
     def _claim(self, name: str) -> None:
@@ -118,8 +126,14 @@ class WheelWriter:
             raise OutputError(f"{self.dest.name}: member {name} written twice")
         self._names.add(name)
 
-    def add_bytes(self, name: str, data: bytes, *, mode: int = 0o644,
-                  date: tuple[int, int, int, int, int, int] | None = None) -> None:
+    def add_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        mode: int = 0o644,
+        date: tuple[int, int, int, int, int, int] | None = None,
+    ) -> None:
         self._claim(name)
         info = zipfile.ZipInfo(name, date_time=self._date(date))
         info.external_attr = (0o100000 | (mode & 0o7777)) << 16
@@ -169,8 +183,9 @@ class WheelWriter:
         zf.NameToInfo[new.filename] = new
         zf.start_dir = fp.tell()
         zf._didModify = True  # type: ignore[attr-defined]
-        self._records.append(RecordEntry(info.filename, entry.algorithm, entry.digest,
-                                         info.file_size))
+        self._records.append(
+            RecordEntry(info.filename, entry.algorithm, entry.digest, info.file_size)
+        )
 
     def finish(self, dist_info: str) -> Path:
         """Write RECORD (last member) and close the zip; the result is at ``self.path``."""
@@ -180,8 +195,9 @@ class WheelWriter:
         info.external_attr = 0o100644 << 16
         info.create_system = 3
         info.compress_type = zipfile.ZIP_DEFLATED
-        self._zip.writestr(info, render_record(self._records, record_path),
-                           compresslevel=self.compresslevel)
+        self._zip.writestr(
+            info, render_record(self._records, record_path), compresslevel=self.compresslevel
+        )
         self._zip.close()
         return self.path
 
@@ -199,10 +215,8 @@ class WheelWriter:
 
     def abort(self) -> None:
         self._done = True
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self._zip.close()
-        except (OSError, ValueError):
-            pass
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
