@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mwheel.repair.cli import add_repair_parser
 
     add_repair_parser(sub, _add_lookup_options)
+    from mwheel.build.cli import add_build_parser
+
+    add_build_parser(sub, _add_lookup_options)
     return parser
 
 
@@ -83,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "repair":
             return run_repair(args, _options(args))
+        if args.command == "build":
+            from mwheel.build.cli import run_build
+
+            return run_build(args)
         raise UsageError(f"unknown command {args.command}")
     except MwheelError as exc:
         print(f"mwheel: error: {exc.message}", file=sys.stderr)

@@ -40,7 +40,9 @@ _FILETYPES = {mo.MH_OBJECT: "MH_OBJECT", mo.MH_EXECUTE: "MH_EXECUTE", mo.MH_DYLI
               mo.MH_DYLIB_STUB: "MH_DYLIB_STUB"}
 _PLATFORMS = {1: "macos", 2: "ios", 3: "tvos", 4: "watchos", 5: "bridgeos", 6: "maccatalyst",
               7: "iossimulator", 8: "tvossimulator", 9: "watchossimulator", 10: "driverkit"}
-_CPU_ARM64_32 = 0x0200000C
+# mach/machine.h (macholib only has a name table for these).
+_ABI64, _ABI64_32 = 0x01000000, 0x02000000
+_CPU_I386, _CPU_ARM, _CPU_PPC = 7, 12, 18
 _CPU_SUBTYPE_MASK = 0x00FFFFFF
 _N_PEXT, _N_SECT, _N_ABS, _N_INDR = 0x10, 0xE, 0x2, 0xA
 # Two-level namespace ordinals that name no load command (mach-o/nlist.h).
@@ -83,14 +85,14 @@ class SliceHeader:
 def arch_name(cputype: int, cpusubtype: int) -> str:
     """The architecture in the spelling of macOS platform tags (and of ``lipo``)."""
     sub = cpusubtype & _CPU_SUBTYPE_MASK
-    if cputype == mo.CPU_TYPE_ARM64:
+    if cputype == _CPU_ARM | _ABI64:
         return "arm64e" if sub == 2 else "arm64"
-    if cputype == mo.CPU_TYPE_X86_64:
+    if cputype == _CPU_I386 | _ABI64:
         return "x86_64h" if sub == 8 else "x86_64"
-    if cputype == mo.CPU_TYPE_ARM:
+    if cputype == _CPU_ARM:
         return {9: "armv7", 11: "armv7s", 12: "armv7k"}.get(sub, "arm")
-    names = {mo.CPU_TYPE_I386: "i386", mo.CPU_TYPE_POWERPC: "ppc",
-             mo.CPU_TYPE_POWERPC64: "ppc64", _CPU_ARM64_32: "arm64_32"}
+    names = {_CPU_I386: "i386", _CPU_PPC: "ppc", _CPU_PPC | _ABI64: "ppc64",
+             _CPU_ARM | _ABI64_32: "arm64_32"}
     return names.get(cputype, f"cpu{cputype}")
 
 
@@ -168,11 +170,11 @@ def parse_slice(member: str, data: bytes, base: int, size: int) -> SliceHeader:
                        sizeofcmds, tuple(commands))
 
 
-def lc_str(member: str, data: bytes, base: int, command: RawCommand, field_at: int) -> str:
+def lc_str(member: str, data: bytes, base: int, head: SliceHeader, command: RawCommand,
+           field_at: int = 8) -> str:
     """The string a load command's ``lc_str`` field (at ``field_at`` in the command) names."""
     start = base + command.offset
-    (name_off,) = struct.unpack_from("<I" if data[base] == 0xCF or data[base] == 0xCE else ">I",
-                                     data, start + field_at)
+    (name_off,) = struct.unpack_from(head.endian + "I", data, start + field_at)
     if not field_at + 4 <= name_off < command.size:
         raise BinaryError(f"{member}: load command at offset {command.offset} names a string "
                           f"at {name_off}, outside its {command.size} bytes")
@@ -197,13 +199,14 @@ def read_macho(member: str, data: bytes) -> Binary:
 
 def _read(member: str, data: bytes) -> Binary:
     fat, entries = parse_fat(member, data)
-    slices = tuple(_read_slice(member, data, e) for e in entries)
+    parsed = [_read_slice(member, data, e) for e in entries]
+    slices = tuple(s for s, _ in parsed)
     deps = dict.fromkeys(load.name for s in slices for load in s.loads)
     imported: dict[tuple[str, str | None], None] = {}
     exported: set[str] = set()
-    symbols = _slice_symbols
+    for _, undefined in parsed:
+        imported.update(dict.fromkeys(undefined))
     for s in slices:
-        imported.update(dict.fromkeys(symbols.pop(id(s), ())))
         exported |= s.defined
     return Binary(
         member=member,
@@ -218,12 +221,9 @@ def _read(member: str, data: bytes) -> Binary:
     )
 
 
-# Undefined symbols with their libraries, per slice, handed from _read_slice to _read (the
-# frozen MachOSlice keeps names only, to stay small).
-_slice_symbols: dict[int, list[tuple[str, str | None]]] = {}
-
-
-def _read_slice(member: str, data: bytes, entry: FatEntry) -> MachOSlice:
+def _read_slice(member: str, data: bytes,
+                entry: FatEntry) -> tuple[MachOSlice, list[tuple[str, str | None]]]:
+    """One slice, and its undefined symbols with the library each is bound to."""
     base = entry.offset
     head = parse_slice(member, data, base, entry.size)
     if entry.align and (head.cputype, head.cpusubtype & _CPU_SUBTYPE_MASK) != (
@@ -241,11 +241,11 @@ def _read_slice(member: str, data: bytes, entry: FatEntry) -> MachOSlice:
     for c in head.commands:
         at = base + c.offset
         if c.cmd in DYLIB_LOADS:
-            loads.append(DylibLoad(lc_str(member, data, base, c, 8), DYLIB_LOADS[c.cmd]))
+            loads.append(DylibLoad(lc_str(member, data, base, head, c), DYLIB_LOADS[c.cmd]))
         elif c.cmd == mo.LC_ID_DYLIB:
-            install_id = lc_str(member, data, base, c, 8)
+            install_id = lc_str(member, data, base, head, c)
         elif c.cmd == mo.LC_RPATH:
-            rpaths.append(lc_str(member, data, base, c, 8))
+            rpaths.append(lc_str(member, data, base, head, c))
         elif c.cmd == mo.LC_BUILD_VERSION and c.size >= 24:
             plat, v_min, v_sdk = struct.unpack_from(e + "III", data, at + 8)
             # Zippered binaries carry one per platform: the macOS one decides.
@@ -270,7 +270,7 @@ def _read_slice(member: str, data: bytes, entry: FatEntry) -> MachOSlice:
     twolevel = bool(head.flags & mo.MH_TWOLEVEL)
     undefined, defined = _symbols(member, data, entry, head, symtab, dysymtab,
                                   [ld.name for ld in loads] if twolevel else [])
-    result = MachOSlice(
+    return MachOSlice(
         arch=arch_name(head.cputype, head.cpusubtype),
         offset=base,
         size=entry.size,
@@ -285,9 +285,7 @@ def _read_slice(member: str, data: bytes, entry: FatEntry) -> MachOSlice:
         signed=signed,
         undefined=tuple(dict.fromkeys(name for name, _ in undefined)),
         defined=frozenset(defined),
-    )
-    _slice_symbols[id(result)] = undefined
-    return result
+    ), undefined
 
 
 def _symbols(member: str, data: bytes, entry: FatEntry, head: SliceHeader,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from mwheel.binary import Reader
 from mwheel.binary.elf import read_elf
+from mwheel.binary.macho import read_macho
 from mwheel.binary.model import Format
 
 READERS: dict[Format, Reader] = {
     "elf": read_elf,
+    "macho": read_macho,
 }
