@@ -262,7 +262,12 @@ class LinuxRules:
             honoured[tag.name] = not problems and tag.arch == arch
             findings.extend(problems)
 
-        self._explain_best(findings, [(p, v) for p, v in results if p.preferred], best, arch)
+        self._explain_best(
+            findings,
+            [(p, v) for p, v in results if p.preferred and arch in p.architectures],
+            best,
+            arch,
+        )
         self._external_findings(findings, graph, claimed_families, excluded)
         return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch, family)
 

@@ -53,9 +53,14 @@ def locate_project(options: BuildOptions) -> tuple[Path, Pyproject, Path]:
     project_dir = (options.project_dir or Path.cwd()).resolve()
     if options.manifest_path is not None:
         manifest = options.manifest_path.resolve()
-        candidates = [manifest.parent / "pyproject.toml", project_dir / "pyproject.toml"]
-        found = next((c for c in candidates if c.is_file()), None)
-        pyproject = load_pyproject(found) if found else Pyproject(None)
+        pyproject = load_pyproject(manifest.parent / "pyproject.toml")
+        if pyproject.path is None:
+            # A pyproject.toml elsewhere (the project directory) counts only if its
+            # manifest-path names this manifest.
+            other = load_pyproject(project_dir / "pyproject.toml")
+            mp = other.tool.manifest_path
+            if mp and (project_dir / mp).resolve() == manifest:
+                pyproject = other
     else:
         pyproject = load_pyproject(project_dir / "pyproject.toml")
         mp = pyproject.tool.manifest_path

@@ -1,0 +1,343 @@
+"""PE/COFF reader (Microsoft "PE Format" specification) for DLLs, ``.pyd`` files and EXEs.
+
+pefile decodes the headers, the import directory and the delay-import directory; it is
+loaded with ``fast_load=True`` and asked for those two directories only. Two things are
+done here instead, for speed and for safety:
+
+* Export names are read with ``struct`` from the export directory's name pointer table.
+  pefile's export parser validates every name character by character in Python: on the
+  corpus (84 PE files, 102 MB) it costs 0.3 s in all and 0.2 s for one 5,000-export DLL,
+  while the name table read here costs milliseconds (README, "Choosing the PE reader").
+* The image checksum is computed with one big-integer remainder per megabyte (the
+  one's-complement sum of 16-bit words equals the file, read as a little-endian number,
+  modulo 0xFFFF), where pefile's ``generate_checksum`` loops over every dword in Python
+  (tens of seconds on an 80 MB DLL).
+
+pefile is lenient: it turns a bad import directory into a warning and carries on, and it
+walks descriptors until it meets an all-zero one. Before pefile runs, the headers, the
+directories' RVAs and the descriptor arrays are checked and counted here, with bounds, so
+a truncated or hostile file is a one-line ``BinaryError`` naming the member, never a hang.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import pefile
+
+from mwheel.binary.model import Binary, PeInfo, Symbol
+from mwheel.errors import BinaryError
+
+# (pefile/spec machine name, architecture in the spelling of Windows platform tags)
+MACHINES: dict[int, tuple[str, str]] = {
+    0x14C: ("IMAGE_FILE_MACHINE_I386", "x86"),
+    0x8664: ("IMAGE_FILE_MACHINE_AMD64", "x86_64"),
+    0xAA64: ("IMAGE_FILE_MACHINE_ARM64", "arm64"),
+    0x1C4: ("IMAGE_FILE_MACHINE_ARMNT", "arm"),
+    0x200: ("IMAGE_FILE_MACHINE_IA64", "ia64"),
+}
+
+DIR_EXPORT, DIR_IMPORT, DIR_SECURITY, DIR_BOUND_IMPORT, DIR_DELAY_IMPORT = 0, 1, 4, 11, 13
+IMAGE_FILE_DLL = 0x2000
+
+# The Windows loader refuses more than 96 sections (PE Format, "COFF File Header").
+MAX_SECTIONS = 96
+# Bounds on hostile tables; real DLLs stay far below (llvmlite.dll: 12 imported DLLs,
+# ~1,000 exports; Qt6Core: ~15,000 exports).
+MAX_DESCRIPTORS = 4096
+MAX_EXPORT_NAMES = 1 << 20
+MAX_NAME = 4096
+
+_IMPORT_DESCRIPTOR = 20  # IMAGE_IMPORT_DESCRIPTOR
+_DELAY_DESCRIPTOR = 32  # ImgDelayDescr
+
+
+@dataclass(frozen=True)
+class Headers:
+    """The offsets the reader and the patcher both need, checked against the file size."""
+
+    pe_offset: int  # e_lfanew
+    optional_offset: int
+    pe32_plus: bool
+    machine: int
+    characteristics: int
+    image_base: int
+    section_alignment: int
+    file_alignment: int
+    size_of_headers: int
+    checksum_offset: int
+    directories_offset: int
+    directory_count: int
+    section_table_offset: int
+    sections: tuple[tuple[bytes, int, int, int, int], ...]  # name, va, vsize, raw ptr, raw size
+
+    def directory(self, data: bytes | bytearray, index: int) -> tuple[int, int]:
+        """(VirtualAddress, Size) of data directory ``index``, (0, 0) when absent."""
+        if index >= self.directory_count:
+            return 0, 0
+        va, size = struct.unpack_from("<II", data, self.directories_offset + 8 * index)
+        return int(va), int(size)
+
+    def rva_to_offset(self, rva: int, length: int, file_size: int) -> int | None:
+        """The file offset of ``length`` bytes at ``rva``, or None when not in the file."""
+        for _, va, vsize, raw, raw_size in self.sections:
+            if va <= rva < va + max(vsize, raw_size):
+                off = rva - va
+                if off + length > raw_size:
+                    return None
+                return raw + off if raw + off + length <= file_size else None
+        if rva + length <= min(self.size_of_headers, file_size):
+            return rva  # inside the headers, which are mapped at RVA 0
+        return None
+
+    @property
+    def raw_end(self) -> int:
+        """Where the sections' raw data ends: anything after it is overlay."""
+        return max([self.size_of_headers] + [raw + size for _, _, _, raw, size in self.sections
+                                              if size])
+
+
+def parse_headers(member: str, data: bytes | bytearray) -> Headers:
+    """Check and decode the DOS, COFF and optional headers and the section table."""
+    size = len(data)
+    if size < 64 or data[:2] != b"MZ":
+        raise BinaryError(f"{member}: malformed PE file: truncated DOS header ({size} bytes)")
+    pe_offset = int.from_bytes(data[60:64], "little")
+    if pe_offset + 24 > size:
+        raise BinaryError(f"{member}: malformed PE file: e_lfanew {pe_offset:#x} is beyond "
+                          f"the end of the file ({size} bytes)")
+    if data[pe_offset:pe_offset + 4] != b"PE\0\0":
+        raise BinaryError(f"{member}: malformed PE file: no PE signature at {pe_offset:#x}")
+    machine, nsections, _, _, _, optional_size, characteristics = struct.unpack_from(
+        "<HHIIIHH", data, pe_offset + 4)
+    if nsections > MAX_SECTIONS:
+        raise BinaryError(f"{member}: malformed PE file: {nsections} sections (at most "
+                          f"{MAX_SECTIONS})")
+    opt = pe_offset + 24
+    if optional_size < 96 or opt + optional_size > size:
+        raise BinaryError(f"{member}: malformed PE file: truncated optional header")
+    magic = int.from_bytes(data[opt:opt + 2], "little")
+    if magic not in (0x10B, 0x20B):
+        raise BinaryError(f"{member}: malformed PE file: optional header magic {magic:#x}")
+    plus = magic == 0x20B
+    if plus:
+        image_base = struct.unpack_from("<Q", data, opt + 24)[0]
+    else:
+        image_base = struct.unpack_from("<I", data, opt + 28)[0]
+    section_alignment, file_alignment = struct.unpack_from("<II", data, opt + 32)
+    size_of_headers = struct.unpack_from("<I", data, opt + 60)[0]
+    dirs = opt + (112 if plus else 96)
+    count_offset = dirs - 4
+    dir_count = min(struct.unpack_from("<I", data, count_offset)[0], 16)
+    if dirs + 8 * dir_count > opt + optional_size:
+        raise BinaryError(f"{member}: malformed PE file: data directories overrun the "
+                          "optional header")
+    table = opt + optional_size
+    if table + 40 * nsections > size:
+        raise BinaryError(f"{member}: malformed PE file: truncated section table")
+    sections = []
+    for i in range(nsections):
+        name, vsize, va, raw_size, raw = struct.unpack_from("<8sIIII", data, table + 40 * i)
+        sections.append((name.rstrip(b"\0"), va, vsize, raw, raw_size))
+    return Headers(pe_offset, opt, plus, machine, characteristics, image_base,
+                   section_alignment, file_alignment, size_of_headers, opt + 64, dirs,
+                   dir_count, table, tuple(sections))
+
+
+def c_string(data: bytes | bytearray, offset: int) -> bytes | None:
+    end = data.find(b"\0", offset, offset + MAX_NAME)
+    return bytes(data[offset:end]) if end >= 0 else None
+
+
+@dataclass(frozen=True)
+class NameRef:
+    """Where one descriptor names its DLL: the patcher rewrites these."""
+
+    dll: str
+    field_offset: int  # file offset of the descriptor's name field
+    string_offset: int  # file offset of the NUL-terminated name
+    delay: bool
+    va_based: bool  # delay descriptor of the old (VC6) kind: fields are VAs, not RVAs
+
+
+def dll_name_refs(member: str, data: bytes | bytearray, hdr: Headers) -> list[NameRef]:
+    """Every import and delay-import descriptor's DLL name, in file order, bounded.
+
+    Raises ``BinaryError`` for a directory whose RVA is outside the file, a descriptor
+    array that runs off the end of its section without a terminating entry or past
+    ``MAX_DESCRIPTORS``, and a name that is not in the file.
+    """
+    refs: list[NameRef] = []
+    for index, entry_size, delay in ((DIR_IMPORT, _IMPORT_DESCRIPTOR, False),
+                                     (DIR_DELAY_IMPORT, _DELAY_DESCRIPTOR, True)):
+        rva, _ = hdr.directory(data, index)
+        if rva == 0:
+            continue
+        what = "delay-import" if delay else "import"
+        pos = hdr.rva_to_offset(rva, entry_size, len(data))
+        if pos is None:
+            raise BinaryError(f"{member}: malformed PE file: {what} directory RVA {rva:#x} "
+                              "is outside the file")
+        for n in range(MAX_DESCRIPTORS + 1):
+            if n == MAX_DESCRIPTORS:
+                raise BinaryError(f"{member}: malformed PE file: more than {MAX_DESCRIPTORS} "
+                                  f"{what} descriptors (looping table?)")
+            here = hdr.rva_to_offset(rva + n * entry_size, entry_size, len(data))
+            if here is None:
+                raise BinaryError(f"{member}: malformed PE file: the {what} directory has no "
+                                  "terminating entry")
+            raw = data[here:here + entry_size]
+            if not any(raw):
+                break
+            if delay:
+                attrs, name_field = struct.unpack_from("<II", raw)
+                va_based = not attrs & 1
+                field_offset = here + 4
+                name_rva = name_field - hdr.image_base if va_based and name_field else \
+                    name_field
+            else:
+                va_based = False
+                name_rva = struct.unpack_from("<I", raw, 12)[0]
+                field_offset = here + 12
+            name_at = hdr.rva_to_offset(name_rva, 1, len(data)) if name_rva > 0 else None
+            name = c_string(data, name_at) if name_at is not None else None
+            if not name:
+                raise BinaryError(f"{member}: malformed PE file: {what} descriptor {n} names "
+                                  f"its DLL at RVA {name_rva:#x}, outside the file")
+            refs.append(NameRef(name.decode("latin-1"), field_offset, name_at or 0, delay,
+                                va_based))
+    return refs
+
+
+def pe_checksum(data: bytes | bytearray, checksum_offset: int) -> int:
+    """The PE image checksum (imagehlp's CheckSumMappedFile) of ``data``.
+
+    The one's-complement sum of the little-endian 16-bit words, with the CheckSum field
+    itself taken as zero, plus the file length. Because 0x10000 = 1 (mod 0xFFFF), the sum
+    of the words of a block is congruent to the block read as one little-endian integer,
+    so each megabyte costs one big-integer remainder in C.
+    """
+    block = 1 << 20
+    total = 0
+    nonzero = False
+    view = memoryview(data)
+    for start in range(0, len(data), block):
+        chunk = view[start:start + block]
+        value = int.from_bytes(chunk, "little")
+        if start <= checksum_offset < start + block:
+            field = int.from_bytes(view[checksum_offset:checksum_offset + 4], "little")
+            value -= field << (8 * (checksum_offset - start))
+        nonzero = nonzero or value != 0
+        total += value % 0xFFFF
+    folded = total % 0xFFFF
+    if folded == 0 and nonzero:
+        folded = 0xFFFF  # one's complement: a non-zero sum never folds to +0
+    return folded + len(data)
+
+
+def _export_names(data: bytes, hdr: Headers, member: str) -> frozenset[str]:
+    rva, _ = hdr.directory(data, DIR_EXPORT)
+    if rva == 0:
+        return frozenset()
+    at = hdr.rva_to_offset(rva, 40, len(data))
+    if at is None:
+        raise BinaryError(f"{member}: malformed PE file: export directory RVA {rva:#x} is "
+                          "outside the file")
+    count, names_rva = struct.unpack_from("<I4xI", data, at + 24)
+    if count == 0:
+        return frozenset()
+    table = hdr.rva_to_offset(names_rva, 4 * count, len(data)) \
+        if count <= MAX_EXPORT_NAMES else None
+    if table is None:
+        raise BinaryError(f"{member}: malformed PE file: export name table ({count} names) "
+                          "is outside the file")
+    names: set[str] = set()
+    for (name_rva,) in struct.iter_unpack("<I", data[table:table + 4 * count]):
+        off = hdr.rva_to_offset(name_rva, 1, len(data))
+        raw = c_string(data, off) if off is not None else None
+        if raw is None:
+            raise BinaryError(f"{member}: malformed PE file: export name at RVA "
+                              f"{name_rva:#x} is outside the file")
+        names.add(raw.decode("utf-8", "replace"))
+    return frozenset(names)
+
+
+def read_pe(member: str, data: bytes) -> Binary:
+    try:
+        return _read(member, data)
+    except BinaryError:
+        raise
+    except (pefile.PEFormatError, struct.error, ValueError, KeyError, IndexError, TypeError,
+            AttributeError, AssertionError, UnicodeDecodeError, OverflowError, MemoryError,
+            RecursionError) as exc:
+        raise BinaryError(f"{member}: malformed PE file: {type(exc).__name__}: "
+                          f"{exc}") from None
+
+
+def _read(member: str, data: bytes) -> Binary:
+    hdr = parse_headers(member, data)
+    refs = dll_name_refs(member, data, hdr)
+    pe = pefile.PE(data=data, fast_load=True)
+    try:
+        pe.parse_data_directories(directories=[DIR_IMPORT, DIR_DELAY_IMPORT])
+        problems = [w for w in pe.get_warnings() if "import" in w.lower() and
+                    ("error" in w.lower() or "invalid" in w.lower())]
+        if problems:
+            raise BinaryError(f"{member}: malformed PE file: {problems[0]}")
+        imports, delay, symbols = _imports(pe)
+    finally:
+        pe.close()
+    # pefile drops a descriptor whose thunks it cannot read; the pre-scan saw every one.
+    if len(imports) + len(delay) < len(refs):
+        seen = {d.lower() for d in imports + delay}
+        lost = next(r.dll for r in refs if r.dll.lower() not in seen)
+        raise BinaryError(f"{member}: malformed PE file: the import thunks of {lost} "
+                          "cannot be read")
+    dependencies: dict[str, str] = {}
+    for name in imports + delay:
+        dependencies.setdefault(name.lower(), name)
+    machine, arch = MACHINES.get(hdr.machine, (f"{hdr.machine:#06x}", f"{hdr.machine:#06x}"))
+    sec_rva, sec_size = hdr.directory(data, DIR_SECURITY)
+    checksum = struct.unpack_from("<I", data, hdr.checksum_offset)[0]
+    is_dll = bool(hdr.characteristics & IMAGE_FILE_DLL)
+    info = PeInfo(
+        machine=machine,
+        is_dll=is_dll,
+        imports=tuple(imports),
+        delay_imports=tuple(delay),
+        checksum=checksum,
+        computed_checksum=pe_checksum(data, hdr.checksum_offset),
+        has_signature=sec_rva != 0 and sec_size != 0,
+        overlay_size=max(0, len(data) - hdr.raw_end),
+    )
+    return Binary(
+        member=member,
+        format="pe",
+        archs=(arch,),
+        dependencies=tuple(dependencies.values()),
+        imported=tuple(symbols),
+        exported=_export_names(data, hdr, member),
+        is_executable=not is_dll,
+        pe=info,
+        size=len(data),
+    )
+
+
+def _imports(pe: pefile.PE) -> tuple[list[str], list[str], list[Symbol]]:
+    symbols: list[Symbol] = []
+    lists: tuple[list[str], list[str]] = ([], [])
+    for names, attr in zip(lists, ("DIRECTORY_ENTRY_IMPORT", "DIRECTORY_ENTRY_DELAY_IMPORT"),
+                           strict=True):
+        for entry in getattr(pe, attr, ()):
+            dll = entry.dll.decode("latin-1")
+            if dll not in names:
+                names.append(dll)
+            for imp in entry.imports:
+                # pefile names some ordinals of well-known DLLs (ws2_32, oleaut32) from a
+                # table of its own; the file itself only says the number.
+                if imp.import_by_ordinal or not imp.name:
+                    symbols.append(Symbol(f"#{imp.ordinal}", library=dll))
+                else:
+                    symbols.append(Symbol(imp.name.decode("utf-8", "replace"), library=dll))
+    return lists[0], lists[1], symbols
