@@ -7,7 +7,10 @@ scanned by several processes, each opening the zip itself, so the work spreads o
 
 from __future__ import annotations
 
+import mmap
 import os
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -19,6 +22,10 @@ from mwheel.wheel.archive import WheelArchive
 
 # Below this many bytes of members, process start-up costs more than it saves.
 PARALLEL_MIN_BYTES = 48 << 20
+# Binaries larger than this are inflated into an unlinked temporary file and mapped, so
+# parsing touches only the pages it reads (headers, dynamic section, symbol tables)
+# instead of holding the whole library in memory.
+SPILL_BYTES = 16 << 20
 
 
 def scan_members(archive: WheelArchive, names: list[str]) -> dict[str, Binary]:
@@ -31,9 +38,21 @@ def scan_members(archive: WheelArchive, names: list[str]) -> dict[str, Binary]:
             for _ in chunks:  # hash the rest, hold nothing
                 pass
             continue
-        data = first + b"".join(chunks)
-        binaries[name] = read_binary(name, data)
+        if archive.members[name].size > SPILL_BYTES:
+            binaries[name] = _read_spilled(name, first, chunks)
+        else:
+            binaries[name] = read_binary(name, first + b"".join(chunks))
     return binaries
+
+
+def _read_spilled(name: str, first: bytes, rest: Iterator[bytes]) -> Binary:
+    with tempfile.TemporaryFile(prefix="mwheel-") as tmp:
+        tmp.write(first)
+        for chunk in rest:
+            tmp.write(chunk)
+        tmp.flush()
+        with mmap.mmap(tmp.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return read_binary(name, view)
 
 
 def _scan_worker(path: str, names: list[str]) -> dict[str, Binary] | MwheelError:

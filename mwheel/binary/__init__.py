@@ -6,11 +6,15 @@ decided by the magic bytes, so a file's name or suffix never decides how it is p
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 
 from mwheel.binary.model import Binary, Format
 
-Reader = Callable[[str, bytes], Binary]
+# The whole member: bytes, or a read-only map of a large member spilled to a temporary
+# file. Readers index, slice and ``struct.unpack_from`` it; both types support that.
+Buffer = bytes | mmap.mmap
+Reader = Callable[[str, Buffer], Binary]
 
 # Prefix handed to ``sniff``: enough to reach the PE signature of any real DLL.
 SNIFF_BYTES = 4096
@@ -41,7 +45,7 @@ def sniff(head: bytes) -> Format | None:
     return None
 
 
-def read_binary(member: str, data: bytes) -> Binary:
+def read_binary(member: str, data: Buffer) -> Binary:
     """Parse ``data`` (the whole member) with the reader its magic selects."""
     from mwheel.binary.registry import READERS
     from mwheel.errors import BinaryError

@@ -9,6 +9,7 @@ Every pyelftools or struct failure is turned into a ``BinaryError`` naming the m
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 
+from mwheel.binary import Buffer
 from mwheel.binary.model import Binary, ElfInfo, Symbol
 from mwheel.errors import BinaryError
 
@@ -47,7 +49,7 @@ def _arch(machine: str, elf_class: int, big_endian: bool) -> str:
     return _ARCH.get((machine, elf_class), f"{machine.removeprefix('EM_').lower()}")
 
 
-def read_elf(member: str, data: bytes) -> Binary:
+def read_elf(member: str, data: Buffer) -> Binary:
     try:
         return _read(member, data)
     except BinaryError:
@@ -69,12 +71,14 @@ def read_elf(member: str, data: bytes) -> Binary:
         raise BinaryError(f"{member}: malformed ELF file: {type(exc).__name__}: {exc}") from None
 
 
-def _read(member: str, data: bytes) -> Binary:
+def _read(member: str, data: Buffer) -> Binary:
     if len(data) < 52:
         raise BinaryError(f"{member}: truncated ELF header ({len(data)} bytes)")
     if data[4] not in (1, 2) or data[5] not in (1, 2):
         raise BinaryError(f"{member}: malformed ELF file: bad class or byte order in e_ident")
-    elf = ELFFile(io.BytesIO(data))
+    stream = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
+    stream.seek(0)
+    elf = ELFFile(stream)
     header = elf.header
     elf_class = elf.elfclass
     big_endian = not elf.little_endian
