@@ -76,7 +76,7 @@ def _read(member: str, data: Buffer) -> Binary:
         raise BinaryError(f"{member}: truncated ELF header ({len(data)} bytes)")
     if data[4] not in (1, 2) or data[5] not in (1, 2):
         raise BinaryError(f"{member}: malformed ELF file: bad class or byte order in e_ident")
-    stream = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
+    stream: Any = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
     stream.seek(0)
     elf = ELFFile(stream)
     header = elf.header
@@ -204,7 +204,7 @@ def _symbols(
         vidx = versyms[i] & 0x7FFF if i < len(versyms) else 1
         if shndx == 0:
             version, lib = need_by_index.get(vidx, (None, None))
-            imported.append(Symbol(name, version, lib))
+            imported.append(Symbol(name, version, lib, weak=(st_info >> 4) == _STB_WEAK))
         elif (st_info >> 4) in (_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE) and (
             st_info & 0xF
         ) not in (_STT_SECTION, _STT_FILE):
