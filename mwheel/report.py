@@ -55,10 +55,11 @@ def _render_one(report: WheelReport, verbose: bool) -> str:
         for name, path in report.external_libraries.items():
             lines.append(f"    {name} => {path or 'NOT FOUND'}")
     by_file: dict[str, list[str]] = defaultdict(list)
-    shown = [f for f in report.findings if verbose or f.severity != "info"]
+    # The best-tag constraints are summarised below; other findings are listed per file.
+    shown = [f for f in report.findings if verbose or f.code != "best-tag-constraint"]
     for f in shown:
         by_file[f.member or "(wheel)"].append(f"{f.severity}[{f.code}]: {f.message}")
-    info = [f for f in report.findings if f.severity == "info"]
+    info = [f for f in report.findings if f.code == "best-tag-constraint"]
     if not verbose and info:
         # The why of the best tag, in one line per distinct reason.
         reasons = sorted({f.message for f in info})

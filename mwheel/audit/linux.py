@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter
 from types import MappingProxyType
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
@@ -35,6 +35,22 @@ class _Requirement:
     label: str  # member, or host path of a library a repair would graft
     binary: Binary
     libraries: tuple[str, ...]  # needed libraries that must come from the system
+    # Imported symbol names per version, and the strong (non-weak) imports: computed once
+    # here because every policy asks for them.
+    by_version: dict[str, list[str]] = field(default_factory=dict, compare=False)
+    strong: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, label: str, binary: Binary, libraries: tuple[str, ...]) -> _Requirement:
+        by_version: dict[str, set[str]] = {}
+        for s in binary.imported:
+            if s.version:
+                by_version.setdefault(s.version, set()).add(s.name)
+        # Weak imports are optional (Rust's std probes __cxa_thread_atexit_impl weakly and
+        # falls back when it is missing), so only strong ones can break on an older system.
+        strong = frozenset(s.name for s in binary.imported if not s.weak)
+        return cls(label, binary, libraries, {v: sorted(n) for v, n in by_version.items()},
+                   strong)
 
 
 def _libc_of(binary: Binary) -> str | None:
@@ -93,7 +109,7 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
         for version in versions:
             space = version.partition("_")[0]
             if space in allowed and version not in allowed[space]:
-                symbols = sorted({s.name for s in b.imported if s.version == version})
+                symbols = req.by_version.get(version, [])
                 shown = ", ".join(f"{s}@{version}" for s in symbols[:5]) or version
                 more = f" and {len(symbols) - 5} more" if len(symbols) > 5 else ""
                 out.append(
@@ -110,7 +126,7 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
                         ),
                     )
                 )
-    imported = {s.name for s in b.imported}
+    imported = req.strong
     for lib, forbidden in policy.blacklist.items():
         if lib in b.dependencies:
             for sym in sorted(imported & forbidden):
@@ -158,12 +174,12 @@ def requirements(
             if d.name not in excluded
             and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
         )
-        reqs.append(_Requirement(member, b, libs))
+        reqs.append(_Requirement.of(member, b, libs))
     if grafted:
         for ext in graph.externals:
             if ext.binary is not None and ext.path is not None and ext.name not in excluded:
                 libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
-                reqs.append(_Requirement(ext.path, ext.binary, libs))
+                reqs.append(_Requirement.of(ext.path, ext.binary, libs))
     return reqs
 
 
