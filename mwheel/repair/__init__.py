@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -162,7 +163,13 @@ def repair_wheel(
     options: RepairOptions | None = None,
     audit_options: AuditOptions | None = None,
     dry_run: bool = False,
+    claim: Callable[[Path], None] | None = None,
 ) -> RepairResult:
+    """Repair one wheel into ``out_dir``.
+
+    ``claim`` is called with the final path before anything is written; it raises to refuse
+    (the CLI uses it so that two inputs of one call never write the same output).
+    """
     options = options or RepairOptions()
     audit_options = replace(audit_options or AuditOptions(), exclude=options.exclude)
     report = audit_wheel(Path(path), audit_options)
@@ -175,6 +182,8 @@ def repair_wheel(
         return RepairResult(Path(path), None, plan, report)
     out_dir = Path(out_dir)
     final = out_dir / plan.output_name
+    if claim is not None:
+        claim(final)
     if final.exists() and final.resolve() == Path(path).resolve():
         raise OutputError(f"{final}: the output would overwrite the input")
     written = apply_plan(plan, report, out_dir, options)

@@ -78,25 +78,25 @@ def run_repair(args: argparse.Namespace, audit_options: AuditOptions) -> int:
         no_mangle_all=args.no_mangle_all,
         require_archs=tuple(a for a in args.require_archs.split(",") if a),
     )
-    outputs: dict[str, Path] = {}
+    outputs: dict[Path, Path] = {}
     results: list[dict[str, Any]] = []
     worst = 0
     for wheel in args.wheels:
+
+        def claim(final: Path, wheel: Path = wheel) -> None:
+            if final in outputs:
+                raise OutputError(f"{wheel} and {outputs[final]} both repair to {final.name}")
+            outputs[final] = wheel
+
         try:
-            result = repair_wheel(wheel, args.wheel_dir, options, audit_options, args.dry_run)
+            result = repair_wheel(wheel, args.wheel_dir, options, audit_options, args.dry_run,
+                                  claim)
         except MwheelError as exc:
             results.append({"input": str(wheel), "error": exc.message, "exit_code": exc.exit_code})
             if args.format == "text":
                 print(f"{wheel}: error: {exc.message}")
             worst = max(worst, exc.exit_code)
             continue
-        name = result.plan.output_name
-        if name in outputs and outputs[name] != wheel and not args.dry_run:
-            exc2 = OutputError(f"{wheel} and {outputs[name]} both repair to {name}")
-            print(f"{wheel}: error: {exc2.message}")
-            worst = max(worst, exc2.exit_code)
-            continue
-        outputs[name] = wheel
         entry = {
             "input": str(wheel),
             "output": str(result.output) if result.output else None,
