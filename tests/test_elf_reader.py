@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elftools.elf.dynamic import DynamicSection
@@ -20,11 +21,14 @@ from mwheel.binary.elf import read_elf
 
 
 def oracle(data: bytes) -> dict[str, object]:
-    f = ELFFile(io.BytesIO(data))
+    # pyelftools' stubs type sections and tags loosely: use them as Any.
+    f: Any = ELFFile(io.BytesIO(data))
     needed: list[str] = []
     rpath: list[str] = []
     runpath: list[str] = []
     soname = None
+    sec: Any
+    tag: Any
     for sec in f.iter_sections():
         if isinstance(sec, DynamicSection):
             for tag in sec.iter_tags():
@@ -40,6 +44,7 @@ def oracle(data: bytes) -> dict[str, object]:
     versions: dict[str, list[str]] = {}
     for sec in f.iter_sections():
         if isinstance(sec, GNUVerNeedSection):
+            need: Any
             for need, auxes in sec.iter_versions():
                 seen = versions.setdefault(need.name, [])
                 seen += [a.name for a in auxes if a.name not in seen]
