@@ -15,6 +15,7 @@ from mwheel import __version__
 from mwheel.audit import audit_wheels
 from mwheel.audit.context import AuditOptions
 from mwheel.errors import MwheelError, UsageError
+from mwheel.progress import Progress
 from mwheel.report import render_json, render_text
 
 
@@ -69,7 +70,8 @@ def _options(args: argparse.Namespace) -> AuditOptions:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    reports = audit_wheels(list(args.wheels), _options(args))
+    with Progress("auditing") as progress:
+        reports = audit_wheels(list(args.wheels), _options(args), progress.update)
     out = render_json(reports) if args.format == "json" else render_text(reports, args.verbose)
     print(out)
     codes = [r.exit_code for r in reports]
@@ -86,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.command == "repair":
             return run_repair(args, _options(args))
-        if args.command == "build":
+        if args.command in ("build", "sdist", "generate-ci"):
             from mwheel.build.cli import run_build
 
             return run_build(args)

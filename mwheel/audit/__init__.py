@@ -8,7 +8,11 @@ by operating system; nothing here branches on a binary format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
 from pathlib import Path
 
 from mwheel.audit.context import AuditOptions, WheelContext
@@ -78,6 +82,7 @@ def build_context(
         members=tuple(archive.members),
         binaries=binaries,
         options=options,
+        source=archive.path,
     )
     return ctx, findings
 
@@ -185,5 +190,37 @@ def audit_wheel(path: Path, options: AuditOptions | None = None) -> WheelReport:
         )
 
 
-def audit_wheels(paths: list[Path], options: AuditOptions | None = None) -> list[WheelReport]:
-    return [audit_wheel(p, options) for p in paths]
+def _audit_one(args: tuple[Path, AuditOptions]) -> WheelReport:
+    # In a worker process: the report travels back without its parse tree, which the
+    # caller of audit_wheels (reports only) does not need and which is costly to pickle.
+    report = audit_wheel(*args)
+    return replace(report, verdicts={}, context=None)
+
+
+def audit_wheels(
+    paths: list[Path],
+    options: AuditOptions | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[WheelReport]:
+    """Audit several wheels, in parallel processes when there are several and cores to spare.
+
+    Each wheel then scans its own members with one process (``jobs=1``), so the two levels
+    of parallelism never multiply. ``progress(done, total, wheel)`` is called as wheels finish.
+    """
+    options = options or AuditOptions()
+    workers = min(options.jobs or os.cpu_count() or 1, len(paths))
+    if workers <= 1:
+        reports = []
+        for n, p in enumerate(paths, 1):
+            reports.append(audit_wheel(p, options))
+            if progress:
+                progress(n, len(paths), p.name)
+        return reports
+    inner = replace(options, jobs=1)
+    out: list[WheelReport] = []
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        for n, report in enumerate(pool.map(_audit_one, [(p, inner) for p in paths]), 1):
+            out.append(report)
+            if progress:
+                progress(n, len(paths), report.wheel)
+    return out

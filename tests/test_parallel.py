@@ -1,0 +1,44 @@
+"""Many wheels per call: the parallel path gives the same reports as the serial one."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from fixturelib.linux import build_linux_fixture
+
+from mwheel.audit import audit_wheels
+from mwheel.audit.context import AuditOptions
+from mwheel.progress import Progress
+from mwheel.report import report_to_json
+
+
+def test_parallel_audit_equals_serial(tmp_path: Path) -> None:
+    wheels = [build_linux_fixture(n, tmp_path / n).wheel
+              for n in ("clean", "newglibc", "runpath", "musl", "cxx")]
+    seen: list[tuple[int, int]] = []
+    serial = audit_wheels(wheels, AuditOptions(jobs=1))
+    parallel = audit_wheels(wheels, AuditOptions(jobs=2), lambda d, t, _: seen.append((d, t)))
+    assert [report_to_json(r) for r in serial] == [report_to_json(r) for r in parallel]
+    assert seen[-1] == (5, 5)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_only_on_a_terminal_and_after_a_second(monkeypatch: object) -> None:
+    tty = _Tty()
+    with Progress("auditing", tty) as p:
+        p.update(1, 3, "a.whl")  # too early: nothing shown
+        assert tty.getvalue() == ""
+        p.start -= 2
+        p.update(2, 3, "b.whl")
+        assert "auditing [2/3] b.whl" in tty.getvalue()
+    assert tty.getvalue().endswith("\r\x1b[K")
+    pipe = io.StringIO()
+    with Progress("auditing", pipe) as p:
+        p.start -= 2
+        p.update(1, 1, "a.whl")
+    assert pipe.getvalue() == ""
