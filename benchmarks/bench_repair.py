@@ -19,7 +19,7 @@ from pathlib import Path
 from common import CORPUS, inflate_floor, ref_tool, run, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from fixturelib.linux import build_linux_fixture  # noqa: E402
+from fixturelib.linux import build_linux_fixture
 
 CACHE = Path.home() / ".cache" / "mwheel-bench"
 BIG = ("llvmlite-*manylinux*x86_64.whl", "scikit_learn-*manylinux*x86_64.whl",

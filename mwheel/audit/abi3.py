@@ -180,7 +180,7 @@ class Abi3Rule:
 
     @property
     def abi(self) -> StableAbi:
-        return self._abi or stable_abi()
+        return self._abi if self._abi is not None else stable_abi()
 
     def check(self, ctx: WheelContext) -> list[Finding]:
         version = claimed_minimum(ctx.claimed_interpreters)
@@ -219,10 +219,11 @@ class Abi3Rule:
     def _check_dlls(member: str, binary: Binary, claims: list[_Claim]) -> list[Finding]:
         if binary.format != "pe":
             return []
+        stable = "python3t.dll" if all(c.abi == "abi3t" for c in claims) else "python3.dll"
         return [
             Finding("abi3-not-python3-dll", member,
                     f"imports {dll}, which ties it to one CPython version, but the wheel "
-                    f"claims {claims[0].tag}: an abi3 extension must import python3.dll",
+                    f"claims {claims[0].tag}: it must import {stable} instead",
                     details=(("library", dll),))
             for dll in binary.dependencies if _VERSIONED_DLL_RE.fullmatch(dll)
         ]
@@ -262,6 +263,6 @@ class Abi3Rule:
         if outside:
             message += " once they stop using symbols outside the limited API"
         elif claim.version is not None and needed < claim.version:
-            message += f"; the wheel claims {claim.tag}, so it could carry the lower tag"
+            message += f" by the symbols they import (the wheel claims {claim.tag})"
         return Finding("abi3-minimum", None, message, severity="info",
                        details=((f"{claim.abi}_minimum", cp_tag(needed)),))

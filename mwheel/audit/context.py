@@ -38,6 +38,8 @@ class WheelContext:
     members: tuple[str, ...]
     binaries: dict[str, Binary] = field(hash=False)
     options: AuditOptions = AuditOptions()
+    # The wheel file, for a planner that must read a member's text (Windows __init__.py).
+    source: Path | None = field(default=None, compare=False)
 
     def install_path(self, member: str) -> str:
         """Where ``member`` lands relative to site-packages; other schemes get a prefix."""

@@ -25,6 +25,7 @@ CODES = {
     "macos-version-too-high": "a slice needs a newer macOS than the tag says",
     "macos-architecture-missing": "a binary lacks a slice for an architecture of the tag",
     "macos-unsigned": "an arm64 binary carries no code signature",
+    "macos-library-external": "a dylib outside the wheel and outside the system prefixes",
     "windows-dll-external": "a DLL is neither bundled nor a system DLL",
     "windows-runtime-assumed": "a DLL of the VC++ runtime, assumed present",
     "abi3-symbol-not-limited": "an abi3 extension uses a symbol outside the limited API",

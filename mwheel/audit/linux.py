@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter
-from types import MappingProxyType
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity

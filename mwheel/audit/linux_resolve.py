@@ -38,7 +38,9 @@ _MACHINES = {
 
 
 def expand_origin(entry: str, origin: str) -> str:
-    return entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
+    """``entry`` with $ORIGIN replaced; an empty origin (the wheel's root) is ``.``."""
+    origin = origin or "."
+    return posixpath.normpath(entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin))
 
 
 def search_dirs(binary: Binary) -> tuple[str, ...]:

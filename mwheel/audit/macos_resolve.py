@@ -7,7 +7,8 @@ against the LC_RPATHs of the loading binary and then of every binary that loads 
 walks the chain of loaders. Install names under the system prefixes of ``macos.json``
 (``/usr/lib``, ``/System``) are the OS's own. Outside the wheel, absolute install names and
 absolute LC_RPATHs are looked up on this host (a Linux host has them only when a build put
-them there), then the leaf name in each ``--lib-path`` directory.
+them there; ``--no-host-libs`` skips them), then the leaf name in each ``--lib-path``
+directory.
 """
 
 from __future__ import annotations
@@ -146,9 +147,15 @@ class MacResolver:
                 return member
         return None
 
-    def _on_host(self, name: str, rpaths: list[str]) -> str | None:
-        """An absolute host path for ``name``, or None. ``rpaths`` here are expanded."""
-        candidates = [p for p in self._candidates(name, "", None, rpaths) if p.startswith("/")]
+    def _on_host(self, name: str, rpaths: list[str], beside_host_lib: bool = False
+                 ) -> str | None:
+        """An absolute host path for ``name``, or None. ``rpaths`` here are expanded.
+
+        Absolute paths are tried unless ``--no-host-libs``, or when they come from a host
+        library already chosen (its @loader_path and LC_RPATHs lead to its siblings)."""
+        use_paths = self.ctx.options.host_libs or beside_host_lib
+        candidates = [p for p in self._candidates(name, "", None, rpaths)
+                      if p.startswith("/") and use_paths]
         leaf = posixpath.basename(name)
         candidates += [os.path.join(d, leaf) for d in self.lib_dirs]
         for path in candidates:
@@ -182,7 +189,7 @@ class MacResolver:
                 if is_system(name, self.system):
                     deps.append(Dependency(name, d.path, "system"))
                     continue
-                path = self._on_host(expand(name, host_dir, None) or name, rpaths)
+                path = self._on_host(expand(name, host_dir, None) or name, rpaths, True)
                 dep = Dependency(name, d.path, "external" if path else "missing", path=path)
                 deps.append(dep)
                 pending.append(dep)

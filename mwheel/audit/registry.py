@@ -8,7 +8,9 @@ from mwheel.audit.abi3 import Abi3Rule
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding
 from mwheel.audit.linux import LinuxRules
+from mwheel.audit.macos import MacOSRules
 from mwheel.audit.verdict import PlatformRules
+from mwheel.audit.windows import WindowsRules
 from mwheel.binary.model import Format
 
 
@@ -22,6 +24,8 @@ OS_OF_FORMAT: dict[Format, str] = {"elf": "linux", "macho": "macos", "pe": "wind
 
 RULES: dict[str, PlatformRules] = {
     "linux": LinuxRules(),
+    "macos": MacOSRules(),
+    "windows": WindowsRules(),
 }
 
 WHEEL_RULES: list[WheelRule] = [Abi3Rule()]

@@ -25,6 +25,8 @@ class Symbol:
     name: str
     version: str | None = None
     library: str | None = None
+    # An optional (ELF STB_WEAK undefined) import: the loader leaves it null when missing.
+    weak: bool = False
 
     def __str__(self) -> str:
         return f"{self.name}@{self.version}" if self.version else self.name

@@ -49,6 +49,8 @@ class WheelSpec:
 
     tag: str  # python-abi-platform
     natives: tuple[tuple[str, Path, int], ...]  # member, file, mode
+    files: tuple[tuple[str, bytes], ...] = ()  # generated members (an editable's .pth)
+    python: bool = True  # False for editables: the python-source tree stays where it is
 
 
 def extension_member(module_name: str, suffix: str) -> str:
@@ -132,7 +134,7 @@ def write_wheel(meta: ProjectMetadata, layout: Layout, spec: WheelSpec, out_dir:
     data_dir = f"{dist}-{version}.data"
     dest = out_dir / f"{dist}-{version}-{spec.tag}.whl"
     members: dict[str, tuple[Path | bytes, int]] = {}
-    for member, path in python_files(layout).items():
+    for member, path in (python_files(layout) if spec.python else {}).items():
         members[member] = (path, 0o644)
     for member, path in _included(layout).items():
         members[member] = (path, _mode(path))
@@ -143,6 +145,8 @@ def write_wheel(meta: ProjectMetadata, layout: Layout, spec: WheelSpec, out_dir:
     members = {m: v for m, v in members.items() if not _matches(m, layout.exclude)}
     for member, path, mode in spec.natives:
         members[member.replace("{data}", data_dir)] = (path, mode)
+    for member, data in spec.files:
+        members[member] = (data, 0o644)
     members[f"{dist_info}/METADATA"] = (meta.render(), 0o644)
     members[f"{dist_info}/WHEEL"] = (_wheel_file(_expand(spec.tag)), 0o644)
     if entry_points := meta.render_entry_points():

@@ -209,13 +209,13 @@ def build(crate: Crate, flags: CargoFlags, *, kind: str, profile: str,
     cmd += ["--quiet"] if quiet else []
     cmd += ["--verbose"] if verbose else []
     try:
-        proc = subprocess.Popen(cmd, cwd=crate.root, stdout=subprocess.PIPE, text=True,
-                                env={**os.environ, **env})
+        with subprocess.Popen(cmd, cwd=crate.root, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, **env}) as proc:
+            assert proc.stdout is not None
+            lines = proc.stdout.readlines()
+            code = proc.wait()
     except OSError as exc:
         raise BuildError(f"cannot run cargo ({cmd[0]}): {exc}") from None
-    assert proc.stdout is not None
-    lines = proc.stdout.readlines()
-    code = proc.wait()
     if code != 0:
         raise BuildError(f"{crate.manifest}: cargo build failed (exit status {code}); "
                          "its diagnostics are above")

@@ -53,6 +53,47 @@ def add_build_parser(sub: Any, add_lookup: Callable[[argparse.ArgumentParser], N
     add_build_options(p)
     p.add_argument("--sdist", action="store_true", help="also build a source distribution")
     add_lookup(p)
+    add_sdist_parser(sub)
+    add_ci_parser(sub)
+
+
+def add_sdist_parser(sub: Any) -> None:
+    p = sub.add_parser("sdist", help="build a source distribution of a Rust crate")
+    p.add_argument("-m", "--manifest-path", type=Path, help="Cargo.toml of the crate")
+    p.add_argument("-o", "--out", type=Path, help="output directory (default: target/wheels)")
+
+
+def add_ci_parser(sub: Any) -> None:
+    p = sub.add_parser("generate-ci", help="write a CI workflow that builds the wheels")
+    p.add_argument("ci", choices=["github"])
+    p.add_argument("--platform", nargs="+", default=["linux", "windows", "macos"],
+                   choices=["linux", "windows", "macos"])
+    p.add_argument("--pytest", action="store_true", help="test the built wheels with pytest")
+    p.add_argument("--zig", action="store_true", help="Linux: build with --zig")
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+
+def run_sdist(args: argparse.Namespace) -> int:
+    from mwheel.build.sdist import build_sdist
+
+    print(f"built {build_sdist(BuildOptions(manifest_path=args.manifest_path, out_dir=args.out))}")
+    return 0
+
+
+def run_generate_ci(args: argparse.Namespace) -> int:
+    from mwheel.build.ci import github_workflow
+    from mwheel.errors import OutputError
+
+    text = github_workflow(list(args.platform), pytest=args.pytest, zig=args.zig)
+    if args.output is None:
+        print(text, end="")
+        return 0
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"{args.output}: cannot write: {exc}") from None
+    return 0
 
 
 def options_from_args(args: argparse.Namespace) -> BuildOptions:
@@ -71,6 +112,10 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
 def run_build(args: argparse.Namespace) -> int:
     from mwheel.build import build_wheels
 
+    if args.command == "sdist":
+        return run_sdist(args)
+    if args.command == "generate-ci":
+        return run_generate_ci(args)
     logging.basicConfig(format="mwheel: warning: %(message)s", stream=sys.stderr,
                         level=logging.ERROR if args.quiet else logging.WARNING)
     options = options_from_args(args)

@@ -85,7 +85,8 @@ def _cargo_env(resolved: Resolved, opts: BuildOptions, triple: str,
         profile = "release" if resolved.profile == "release" else resolved.profile
         env[f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_STRIP"] = "symbols"
     if opts.zig:
-        wrapper = write_wrapper(scratch / "zig", zig_target(triple, compat.tag))
+        # A stable path: cargo fingerprints the linker, so a new path would rebuild all.
+        wrapper = write_wrapper(scratch / "mwheel-zig", zig_target(triple, compat.tag))
         key = triple.upper().replace("-", "_")
         env[f"CARGO_TARGET_{key}_LINKER"] = str(wrapper)
         env[f"CC_{triple.replace('-', '_')}"] = str(wrapper)
@@ -141,7 +142,7 @@ def _finish(wheel: Path, out_dir: Path, resolved: Resolved, compat: Compatibilit
     return dest
 
 
-def _layout(resolved: Resolved, root: Path, crate: cargo.Crate) -> Layout:
+def layout_for(resolved: Resolved, root: Path, crate: cargo.Crate) -> Layout:
     tool = resolved.tool
     data = root / tool.data if tool.data else root / f"{crate.name.replace('-', '_')}.data"
     return Layout(project_root=root, module_name=resolved.module_name or crate.lib_name,
@@ -169,6 +170,22 @@ def _extension_builds(crate: cargo.Crate, opts: BuildOptions
     return builds
 
 
+def _editable_spec(spec: WheelSpec, meta: ProjectMetadata, source: Path, member: str,
+                   built: Path) -> WheelSpec:
+    """PEP 660: copy the extension into the source tree; the wheel only points there."""
+    dest = source / member
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".mwheel-tmp")
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, dest)  # a running interpreter may have the old file mapped
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot install the extension for an editable: {exc}"
+                          ) from None
+    pth = (str(source.resolve()) + "\n").encode()
+    return WheelSpec(spec.tag, (), ((f"{meta.dist_name}.pth", pth),), python=False)
+
+
 def build_wheels(opts: BuildOptions) -> list[Path]:
     """Build the crate's wheels (one per interpreter, or one abi3/bin wheel); return them."""
     manifest, pyproject, root = locate_project(opts)
@@ -186,17 +203,21 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
     arch = _arch(triple)
     compat = parse_compatibility(resolved.compatibility, arch)
     meta: ProjectMetadata = project_metadata(crate, pyproject)
-    layout = _layout(resolved, root, crate)
+    layout = layout_for(resolved, root, crate)
     out_dir = (opts.out_dir or (opts.target_dir or crate.target_dir) / "wheels").resolve()
     plat = _platform_tags(arch, compat, resolved.auditwheel)
     outputs: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="mwheel-build-") as tmp:
         scratch = Path(tmp)
-        env = _cargo_env(resolved, opts, triple, compat, scratch)
+        env = _cargo_env(resolved, opts, triple, compat, opts.target_dir or crate.target_dir)
         target = triple if (opts.target or opts.zig) else None
+        # cargo applies the zig linker to host artifacts (build scripts, proc macros) too
+        # when host == target: a separate target dir keeps both kinds of build warm.
+        target_dir = (opts.target_dir or crate.target_dir) / "mwheel-zig" if opts.zig \
+            else opts.target_dir
         if bindings == "bin":
             out = cargo.build(crate, resolved.flags, kind="bin", profile=resolved.profile,
-                              target=target, env=env, target_dir=opts.target_dir,
+                              target=target, env=env, target_dir=target_dir,
                               quiet=opts.quiet, verbose=opts.verbose)
             natives = tuple((f"{{data}}/scripts/{a.name}", a.path, 0o755)
                             for a in out.artifacts)
@@ -210,11 +231,14 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
                              "PYO3_BUILD_EXTENSION_MODULE": "1"}
                 out = cargo.build(crate, resolved.flags, kind="cdylib",
                                   profile=resolved.profile, target=target, env=build_env,
-                                  target_dir=opts.target_dir, quiet=opts.quiet,
+                                  target_dir=target_dir, quiet=opts.quiet,
                                   verbose=opts.verbose)
-                natives = ((extension_member(module, suffix), out.artifacts[0].path, 0o755),)
-                wheel = write_wheel(meta, layout, WheelSpec(f"{pyabi}-{plat}", natives),
-                                    scratch / "wheels", opts.compresslevel)
+                member = extension_member(module, suffix)
+                spec = WheelSpec(f"{pyabi}-{plat}", ((member, out.artifacts[0].path, 0o755),))
+                if opts.editable and layout.python_source is not None:
+                    spec = _editable_spec(spec, meta, layout.python_source, member,
+                                          out.artifacts[0].path)
+                wheel = write_wheel(meta, layout, spec, scratch / "wheels", opts.compresslevel)
                 outputs.append(_finish(wheel, out_dir, resolved, compat, opts,
                                        out.linked_paths))
     return outputs

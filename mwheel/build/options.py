@@ -48,6 +48,8 @@ class BuildOptions:
     lib_paths: tuple[Path, ...] = ()
     compresslevel: int | None = None
     extra_cargo_env: tuple[tuple[str, str], ...] = field(default=())
+    # PEP 660: the extension goes into the python-source tree, the wheel holds a .pth.
+    editable: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,15 @@ def _register() -> None:
     # Imported here so that each module can import this registry without a cycle.
     from mwheel.repair.elf_patch import ElfPatcher
     from mwheel.repair.linux import LinuxPlanner
+    from mwheel.repair.macho_patch import MachOPatcher
+    from mwheel.repair.macos import MacOSPlanner
+    from mwheel.repair.pe_patch import PePatcher
+    from mwheel.repair.windows import WindowsPlanner
 
     PLANNERS["linux"] = LinuxPlanner()
     PATCHERS["elf"] = ElfPatcher()
+    PLANNERS["macos"], PATCHERS["macho"] = MacOSPlanner(), MachOPatcher()
+    PLANNERS["windows"], PATCHERS["pe"] = WindowsPlanner(), PePatcher()
 
 
 _register()

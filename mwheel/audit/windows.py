@@ -1,0 +1,118 @@
+"""Windows rules: a ``win32``/``win_amd64``/``win_arm64`` wheel's PE files against the tag.
+
+A Windows tag carries no version, so there is no "best" policy to search: the wheel honours
+its tag when every PE file is for the tag's machine (x86, x64, arm64) and every DLL it
+imports is bundled, a Windows system DLL or API set, the interpreter's own DLL for the
+wheel's Python tag, or part of the VC++ runtime. The runtime is assumed present, as
+delvewheel assumes it, and said so in an ``info`` finding: ``vcruntime140*.dll`` ship with
+every CPython 3.5+, the rest of the redistributable (``msvcp140.dll``, ``vcomp140.dll``,
+...) is widespread but not guaranteed, which is why wheels such as scikit-learn bundle it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import Counter
+
+from mwheel.audit.context import WheelContext
+from mwheel.audit.findings import Finding, Severity
+from mwheel.audit.resolve import DependencyGraph
+from mwheel.audit.verdict import PlatformVerdict
+from mwheel.audit.windows_resolve import WindowsGraph, WindowsResolver, windows_policy
+from mwheel.tags import PlatformTag
+
+_RUNTIME_WHY = {
+    "python": "ships with CPython",
+    "vc_redist": "part of the VC++ redistributable, which CPython does not ship; bundle it "
+                 "(--lib-path) if target machines may lack it",
+}
+
+
+def excluded_names(ctx: WheelContext, graph: DependencyGraph) -> frozenset[str]:
+    """DLLs kept external on purpose (``repair --exclude`` globs, case-insensitive)."""
+    globs = [g.lower() for g in ctx.options.exclude]
+    return frozenset(d.name for d in graph.dependencies
+                     if any(fnmatch.fnmatchcase(d.name.lower(), g) for g in globs))
+
+
+def _shown(items: tuple[str, ...], limit: int = 3) -> str:
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+class WindowsRules:
+    os = "windows"
+
+    def evaluate(self, ctx: WheelContext) -> PlatformVerdict:
+        pes = {m: b for m, b in ctx.binaries.items() if b.format == "pe"}
+        claimed = [t for t in ctx.claimed if t.family == "win"]
+        counts = Counter(b.archs[0] for b in pes.values())
+        arch = next((t.arch for t in claimed if t.arch in counts),
+                    claimed[0].arch if claimed else counts.most_common(1)[0][0])
+        tag = PlatformTag("win", None, arch)
+        tag_name = tag.name if arch in ("x86", "x86_64", "arm64", "ia64") else None
+        severity: Severity = "error" if claimed else "warning"
+
+        findings: list[Finding] = []
+        for member, b in pes.items():
+            if b.archs[0] != arch:
+                findings.append(Finding("architecture-mismatch", member,
+                                        f"is {b.archs[0]}, the wheel is for {arch}"
+                                        + (f" ({tag_name})" if tag_name else ""),
+                                        severity=severity, tag=tag_name))
+        mismatched = bool(findings)
+        resolved = WindowsResolver(ctx, windows_policy(), arch).resolve()
+        excluded = excluded_names(ctx, resolved.graph)
+        findings += self._dependency_findings(resolved, severity, tag_name, excluded)
+
+        problems = any(f.severity == "error" for f in findings) or any(
+            d.kind in ("external", "missing") and d.name not in excluded
+            for d in resolved.graph.dependencies)
+        honoured = {t.name: t.arch == arch and not problems for t in claimed}
+        missing = any(e.path is None and e.name not in excluded
+                      for e in resolved.graph.externals)
+        repairable = not (missing or mismatched or resolved.wrong_python)
+        return PlatformVerdict(
+            honoured=honoured,
+            best_tag=tag_name if not problems else None,
+            repair_tag=tag_name if repairable else None,
+            graph=resolved.graph,
+            findings=tuple(findings),
+            arch=arch,
+            family="win",
+        )
+
+    @staticmethod
+    def _dependency_findings(resolved: WindowsGraph, severity: Severity,
+                             tag: str | None, excluded: frozenset[str]) -> list[Finding]:
+        out: list[Finding] = []
+        for dep in resolved.graph.dependencies:
+            if dep.name in excluded:
+                continue
+            if dep.kind == "external":
+                out.append(Finding(
+                    "windows-dll-external", dep.needed_by,
+                    f"imports {dep.name}, which is neither in the wheel nor a Windows system "
+                    f"DLL (found at {dep.path}; `mwheel repair` bundles it)",
+                    severity=severity, tag=tag,
+                    details=(("library", dep.name), ("path", dep.path or ""))))
+            elif dep.kind == "missing":
+                out.append(Finding(
+                    "library-not-found", dep.needed_by,
+                    f"imports {dep.name}, found neither in the wheel, nor among the Windows "
+                    "system DLLs, nor on the library path (try --lib-path)",
+                    severity=severity, tag=tag, details=(("library", dep.name),)))
+        for needed_by, name in resolved.wrong_python:
+            out.append(Finding(
+                "library-not-allowed", needed_by,
+                f"imports {name}, the DLL of another Python than the wheel's tags name",
+                severity=severity, tag=tag, details=(("library", name),)))
+        for name, (kind, importers) in resolved.assumed.items():
+            out.append(Finding(
+                "windows-runtime-assumed", importers[0],
+                f"{name} is assumed present ({_RUNTIME_WHY[kind]}); imported by "
+                f"{_shown(importers)}",
+                severity="info", tag=tag,
+                details=(("library", name), ("runtime", kind),
+                         ("needed_by", ",".join(importers)))))
+        return out

@@ -1,0 +1,120 @@
+"""PEP 517 / PEP 660 hooks: ``build-backend = "mwheel"`` (re-exported by ``mwheel``).
+
+Glue only: each hook turns its arguments into ``BuildOptions`` and calls ``build_wheels`` or
+``build_sdist``. Extra ``mwheel build`` arguments come from ``MWHEEL_BUILD_ARGS`` (a shell
+string) and from ``config_settings`` (``--config-settings build-args="..."``). Local builds
+(pip install .) default to ``--release`` and compatibility ``linux``: the wheel is for this
+machine, so the audit must not fail it; ``--compatibility``, from the arguments or
+``[tool.mwheel]``, asks for more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from dataclasses import replace
+from pathlib import Path
+
+from mwheel.build.cli import add_build_options, options_from_args
+from mwheel.build.options import BuildOptions
+from mwheel.errors import UsageError
+
+ConfigSettings = dict[str, str | list[str]] | None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"MWHEEL_BUILD_ARGS / build-args: {message}")
+
+
+def _extra_args(config_settings: ConfigSettings) -> list[str]:
+    args = shlex.split(os.environ.get("MWHEEL_BUILD_ARGS", ""))
+    for key in ("build-args", "build_args", "--build-option"):
+        value = (config_settings or {}).get(key)
+        if isinstance(value, str):
+            args += shlex.split(value)
+        elif isinstance(value, list):
+            args += [a for v in value for a in shlex.split(v)]
+    return args
+
+
+def backend_options(out_dir: str, config_settings: ConfigSettings) -> BuildOptions:
+    parser = _Parser(prog="mwheel-backend", add_help=False)
+    add_build_options(parser)
+    args = parser.parse_args(_extra_args(config_settings))
+    opts = options_from_args(args)
+    profile_given = opts.release or opts.profile is not None
+    from mwheel.build.config import load_pyproject
+
+    tool = load_pyproject(Path.cwd() / "pyproject.toml").tool
+    compat = opts.compatibility or tool.compatibility or ("linux",)
+    return replace(opts, out_dir=Path(out_dir), project_dir=Path.cwd(),
+                   release=opts.release or not (profile_given or tool.profile),
+                   compatibility=compat)
+
+
+def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
+    return []
+
+
+def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
+    return []
+
+
+def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
+    return []
+
+
+def build_wheel(wheel_directory: str, config_settings: ConfigSettings = None,
+                metadata_directory: str | None = None) -> str:
+    from mwheel.build import build_wheels
+
+    wheels = build_wheels(backend_options(wheel_directory, config_settings))
+    return wheels[0].name
+
+
+def build_editable(wheel_directory: str, config_settings: ConfigSettings = None,
+                   metadata_directory: str | None = None) -> str:
+    from mwheel.build import build_wheels
+
+    opts = replace(backend_options(wheel_directory, config_settings), editable=True)
+    return build_wheels(opts)[0].name
+
+
+def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
+    from mwheel.build.sdist import build_sdist as make_sdist
+
+    return make_sdist(backend_options(sdist_directory, config_settings)).name
+
+
+def _write_metadata(metadata_directory: str, config_settings: ConfigSettings) -> str:
+    from mwheel.build import cargo
+    from mwheel.build.driver import locate_project
+    from mwheel.build.metadata import project_metadata
+    from mwheel.build.options import resolve
+
+    opts = backend_options(metadata_directory, config_settings)
+    manifest, pyproject, root = locate_project(opts)
+    crate = cargo.read_crate(manifest, resolve(opts, pyproject, root).flags)
+    meta = project_metadata(crate, pyproject)
+    dist_info = Path(metadata_directory) / f"{meta.dist_name}-{meta.version}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_bytes(meta.render())
+    (dist_info / "WHEEL").write_text("Wheel-Version: 1.0\nGenerator: mwheel\n"
+                                     "Root-Is-Purelib: false\n\n")
+    if entry_points := meta.render_entry_points():
+        (dist_info / "entry_points.txt").write_bytes(entry_points)
+    return dist_info.name
+
+
+def prepare_metadata_for_build_wheel(metadata_directory: str,
+                                     config_settings: ConfigSettings = None) -> str:
+    return _write_metadata(metadata_directory, config_settings)
+
+
+def prepare_metadata_for_build_editable(metadata_directory: str,
+                                        config_settings: ConfigSettings = None) -> str:
+    return _write_metadata(metadata_directory, config_settings)
+
+
