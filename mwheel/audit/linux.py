@@ -9,7 +9,6 @@ the first policy with no violation.
 
 from __future__ import annotations
 
-import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,7 +16,7 @@ from types import MappingProxyType
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
 from mwheel.audit.linux_resolve import LinuxResolver
-from mwheel.audit.resolve import DependencyGraph
+from mwheel.audit.resolve import DependencyGraph, excluded_names
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
 from mwheel.policies import LinuxPolicy, linux_policies, policy_for
@@ -183,14 +182,6 @@ def requirements(
     return reqs
 
 
-def excluded_names(ctx: WheelContext, graph: DependencyGraph) -> frozenset[str]:
-    return frozenset(
-        d.name
-        for d in graph.dependencies
-        if any(fnmatch.fnmatch(d.name, g) for g in ctx.options.exclude)
-    )
-
-
 def check_policy(reqs: list[_Requirement], policy: LinuxPolicy, arch: str) -> list[Finding]:
     tag = policy.tag(arch).name
     return [f for r in reqs for f in _violations(r, policy, arch, tag)]
@@ -241,7 +232,7 @@ class LinuxRules:
         policies = linux_policies()[family]
         graph = LinuxResolver(ctx, policies[-1].libraries, arch, libc).resolve()
 
-        excluded = excluded_names(ctx, graph)
+        excluded = excluded_names(graph, ctx.options.exclude)
         as_is = requirements(elfs, graph, grafted=False, excluded=excluded)
         results = [(p, check_policy(as_is, p, arch)) for p in policies]
         best = next((p for p, v in results if not v and p.preferred), None)

@@ -13,8 +13,6 @@ versions) are in ``policies/macos.json``.
 
 from __future__ import annotations
 
-import fnmatch
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +21,7 @@ from typing import Any
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
 from mwheel.audit.macos_resolve import MacResolver
-from mwheel.audit.resolve import DependencyGraph
+from mwheel.audit.resolve import DependencyGraph, excluded_names
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary, MachOSlice
 from mwheel.errors import PolicyError
@@ -173,14 +171,6 @@ def load_sites(binary: Binary, name: str) -> str:
                      for cmd, archs in by_cmd.items())
 
 
-def excluded_names(ctx: WheelContext, graph: DependencyGraph) -> frozenset[str]:
-    """Install names the user keeps external on purpose (globs on the name or its leaf)."""
-    return frozenset(d.name for d in graph.dependencies
-                     if any(fnmatch.fnmatch(d.name, g)
-                            or fnmatch.fnmatch(posixpath.basename(d.name), g)
-                            for g in ctx.options.exclude))
-
-
 def macho_binaries(ctx: WheelContext) -> dict[str, Binary]:
     return {m: b for m, b in ctx.binaries.items() if b.format == "macho"}
 
@@ -205,7 +195,7 @@ class MacOSRules:
         policy = mac_policy()
         machos = macho_binaries(ctx)
         graph = MacResolver(ctx, policy.system_prefixes).resolve()
-        excluded = excluded_names(ctx, graph)
+        excluded = excluded_names(graph, ctx.options.exclude)
         claimed = [t for t in ctx.claimed if t.family == "macosx"]
         findings: list[Finding] = []
         external_findings = self._dependency_findings(graph, machos, excluded, bool(claimed))

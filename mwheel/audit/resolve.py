@@ -8,6 +8,8 @@ only from this graph, never from the file system.
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,3 +48,20 @@ class DependencyGraph:
 
     def for_binary(self, needed_by: str) -> list[Dependency]:
         return [d for d in self.dependencies if d.needed_by == needed_by]
+
+
+def excluded_names(graph: DependencyGraph, globs: tuple[str, ...], *,
+                   fold_case: bool = False) -> frozenset[str]:
+    """Libraries kept external on purpose (``repair --exclude``).
+
+    A glob matches the name as referenced or its last path component (Mach-O install names
+    are paths); ``fold_case`` for Windows, whose DLL names are case-insensitive.
+    """
+    if not globs:
+        return frozenset()
+    fold = str.lower if fold_case else str
+    patterns = [fold(g) for g in globs]
+    return frozenset(
+        d.name for d in graph.dependencies
+        if any(fnmatch.fnmatchcase(fold(d.name), g)
+               or fnmatch.fnmatchcase(fold(posixpath.basename(d.name)), g) for g in patterns))

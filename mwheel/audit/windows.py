@@ -11,12 +11,11 @@ every CPython 3.5+, the rest of the redistributable (``msvcp140.dll``, ``vcomp14
 
 from __future__ import annotations
 
-import fnmatch
 from collections import Counter
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
-from mwheel.audit.resolve import DependencyGraph
+from mwheel.audit.resolve import excluded_names
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.audit.windows_resolve import WindowsGraph, WindowsResolver, windows_policy
 from mwheel.tags import PlatformTag
@@ -26,13 +25,6 @@ _RUNTIME_WHY = {
     "vc_redist": "part of the VC++ redistributable, which CPython does not ship; bundle it "
                  "(--lib-path) if target machines may lack it",
 }
-
-
-def excluded_names(ctx: WheelContext, graph: DependencyGraph) -> frozenset[str]:
-    """DLLs kept external on purpose (``repair --exclude`` globs, case-insensitive)."""
-    globs = [g.lower() for g in ctx.options.exclude]
-    return frozenset(d.name for d in graph.dependencies
-                     if any(fnmatch.fnmatchcase(d.name.lower(), g) for g in globs))
 
 
 def _shown(items: tuple[str, ...], limit: int = 3) -> str:
@@ -62,7 +54,7 @@ class WindowsRules:
                                         severity=severity, tag=tag_name))
         mismatched = bool(findings)
         resolved = WindowsResolver(ctx, windows_policy(), arch).resolve()
-        excluded = excluded_names(ctx, resolved.graph)
+        excluded = excluded_names(resolved.graph, ctx.options.exclude, fold_case=True)
         findings += self._dependency_findings(resolved, severity, tag_name, excluded)
 
         problems = any(f.severity == "error" for f in findings) or any(

@@ -11,6 +11,10 @@ import hashlib
 import os
 from functools import cache
 
+from mwheel.audit.context import WheelContext
+from mwheel.audit.resolve import DependencyGraph, excluded_names
+from mwheel.errors import MissingLibraryError
+
 
 @cache
 def file_sha256(path: str) -> str:
@@ -34,3 +38,21 @@ def hashed_name(name: str, digest: str, marker: str) -> str:
     if stem.endswith(f"-{short}"):
         return base
     return f"{stem}-{short}{rest}"
+
+
+def graftable(ctx: WheelContext, graph: DependencyGraph, exclude: tuple[str, ...], verb: str,
+              fold_case: bool = False) -> tuple[frozenset[str], list[str]]:
+    """The names kept external on purpose, and the plan notes saying so.
+
+    Raises ``MissingLibraryError`` for the first external library that was not found and is
+    not excluded: a repair cannot graft what it cannot read. ``verb`` says how binaries
+    refer to libraries on the platform (needed, loaded, imported).
+    """
+    excluded = excluded_names(graph, exclude, fold_case=fold_case)
+    missing = [e for e in graph.externals if e.path is None and e.name not in excluded]
+    if missing:
+        first = missing[0]
+        raise MissingLibraryError(
+            f"{ctx.label}: {first.name} ({verb} by {', '.join(first.needed_by)}) not found; "
+            "pass --lib-path DIR or --exclude it")
+    return excluded, [f"kept external on purpose: {n}" for n in sorted(excluded)]

@@ -13,13 +13,13 @@ import os
 import posixpath
 
 from mwheel.audit.context import WheelContext
-from mwheel.audit.linux import check_policy, elf_binaries, excluded_names, requirements
+from mwheel.audit.linux import check_policy, elf_binaries, requirements
 from mwheel.audit.linux_resolve import expand_origin, search_dirs
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
-from mwheel.errors import MissingLibraryError, RepairError, TagError
+from mwheel.errors import RepairError, TagError
 from mwheel.policies import linux_policies, policy_for
-from mwheel.repair.graft import file_sha256, hashed_name
+from mwheel.repair.graft import file_sha256, graftable, hashed_name
 from mwheel.repair.model import FileEdit, Graft, PlatformPlan, RepairOptions
 from mwheel.tags import PlatformTag, names_with_aliases
 
@@ -61,15 +61,7 @@ class LinuxPlanner:
         self, ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions
     ) -> PlatformPlan:
         graph = verdict.graph
-        excluded = excluded_names(ctx, graph)
-        missing = [e for e in graph.externals if e.path is None and e.name not in excluded]
-        if missing:
-            first = missing[0]
-            raise MissingLibraryError(
-                f"{ctx.label}: {first.name} (needed by {', '.join(first.needed_by)}) not found; "
-                "pass --lib-path DIR or --exclude it"
-            )
-        notes: list[str] = [f"kept external on purpose: {n}" for n in sorted(excluded)]
+        excluded, notes = graftable(ctx, graph, options.exclude, "needed")
 
         # Grafts: one per (library real path, destination directory).
         grafts: dict[tuple[str, str], Graft] = {}

@@ -19,7 +19,6 @@ from mwheel.audit.context import WheelContext
 from mwheel.audit.macos import (
     MacPolicy,
     best_tag,
-    excluded_names,
     fmt,
     grafted_binaries,
     mac_policy,
@@ -30,8 +29,8 @@ from mwheel.audit.macos import (
 from mwheel.audit.macos_resolve import LOADER, expand, rpaths_of
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
-from mwheel.errors import MissingLibraryError, RepairError, TagError
-from mwheel.repair.graft import file_sha256, hashed_name
+from mwheel.errors import RepairError, TagError
+from mwheel.repair.graft import file_sha256, graftable, hashed_name
 from mwheel.repair.model import FileEdit, Graft, PlatformPlan, RepairOptions
 from mwheel.tags import PlatformTag
 
@@ -78,14 +77,7 @@ class MacOSPlanner:
              options: RepairOptions) -> PlatformPlan:
         policy = mac_policy()
         graph = verdict.graph
-        excluded = excluded_names(ctx, graph)
-        missing = [e for e in graph.externals if e.path is None and e.name not in excluded]
-        if missing:
-            first = missing[0]
-            raise MissingLibraryError(
-                f"{ctx.label}: {first.name} (loaded by {', '.join(first.needed_by)}) not "
-                "found; pass --lib-path DIR or --exclude it")
-        notes = [f"kept external on purpose: {n}" for n in sorted(excluded)]
+        excluded, notes = graftable(ctx, graph, options.exclude, "loaded")
         machos = macho_binaries(ctx)
         wanted = [e for e in graph.externals if e.name not in excluded and e.path]
 

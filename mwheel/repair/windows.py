@@ -17,10 +17,9 @@ import re
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.verdict import PlatformVerdict
-from mwheel.audit.windows import excluded_names
-from mwheel.errors import MissingLibraryError, RepairError, TagError
+from mwheel.errors import RepairError, TagError
 from mwheel.repair.dll_init import patch_init, pth_line, startup_module
-from mwheel.repair.graft import file_sha256, hashed_name
+from mwheel.repair.graft import file_sha256, graftable, hashed_name
 from mwheel.repair.model import FileEdit, Graft, PlatformPlan, RepairOptions
 from mwheel.tags import PlatformTag
 from mwheel.wheel.archive import WheelArchive
@@ -54,20 +53,12 @@ class WindowsPlanner:
     def plan(self, ctx: WheelContext, verdict: PlatformVerdict,
              options: RepairOptions) -> PlatformPlan:
         graph = verdict.graph
-        excluded = excluded_names(ctx, graph) | frozenset(
-            d.name for d in graph.dependencies if _matches(d.name, options.exclude))
-        missing = [e for e in graph.externals if e.path is None and e.name not in excluded]
-        if missing:
-            first = missing[0]
-            raise MissingLibraryError(
-                f"{ctx.label}: {first.name} (imported by {', '.join(first.needed_by)}) not "
-                "found; pass --lib-path DIR or --exclude it")
+        excluded, notes = graftable(ctx, graph, options.exclude, "imported", fold_case=True)
         if verdict.repair_tag is None:
             why = next((f"{f.member}: {f.message}" for f in verdict.findings
                         if f.severity == "error"), "its binaries do not match its tag")
             raise RepairError(f"{ctx.label}: grafting DLLs cannot fix this wheel: {why}")
         tags = _tags(ctx, verdict, options)
-        notes = [f"kept external on purpose: {n}" for n in sorted(excluded)]
         if options.strip:
             notes.append("--strip: not applied to PE files (their debug data is in .pdb files)")
 
