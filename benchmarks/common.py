@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 
 CORPUS = Path(os.environ.get("MWHEEL_CORPUS", Path.home() / ".cache" / "mwheel-corpus"))
 REF_VENV = Path(os.environ.get("MWHEEL_REF_VENV", "/opt/reftools"))
+_RSS = Path(__file__).with_name("rss.py")
 
 
 @dataclass(frozen=True)
@@ -21,15 +23,15 @@ class Run:
 
 
 def run(argv: list[str], repeat: int = 1) -> Run:
-    """Best wall time of ``repeat`` runs, and the child's own peak RSS (os.wait4)."""
+    """Best wall time of ``repeat`` runs, and the command's own peak RSS (see rss.py)."""
     best, peak, code = float("inf"), 0.0, 0
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        best = min(best, time.perf_counter() - start)
-        peak = max(peak, usage.ru_maxrss / 1024)
-        code = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run([sys.executable, str(_RSS), *argv], capture_output=True,
+                              text=True, check=False)
+        seconds, kib, status = proc.stderr.strip().splitlines()[-1].split()
+        best = min(best, float(seconds))
+        peak = max(peak, int(kib) / 1024)
+        code = int(status)
     return Run(best, peak, code)
 
 

@@ -9,7 +9,7 @@ by operating system; nothing here branches on a binary format.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
@@ -20,6 +20,7 @@ from mwheel.audit.findings import Finding
 from mwheel.audit.registry import OS_OF_FORMAT, RULES, WHEEL_RULES
 from mwheel.audit.scan import scan
 from mwheel.audit.verdict import PlatformVerdict
+from mwheel.binary.model import Binary
 from mwheel.errors import MwheelError, TagError
 from mwheel.tags import PlatformTag
 from mwheel.wheel.archive import WheelArchive
@@ -66,10 +67,12 @@ def _claimed(archive: WheelArchive) -> tuple[tuple[PlatformTag, ...], list[Findi
 
 
 def build_context(
-    archive: WheelArchive, options: AuditOptions
+    archive: WheelArchive,
+    options: AuditOptions,
+    known: Mapping[str, Binary | None] | None = None,
 ) -> tuple[WheelContext, list[Finding]]:
     claimed, findings = _claimed(archive)
-    binaries = scan(archive, options.jobs)
+    binaries = scan(archive, options.jobs, known)
     ctx = WheelContext(
         label=archive.label,
         dist_name=archive.label.split("-", 1)[0],
@@ -126,8 +129,12 @@ def _generic_findings(ctx: WheelContext) -> list[Finding]:
     return out
 
 
-def audit_archive(archive: WheelArchive, options: AuditOptions) -> WheelReport:
-    ctx, findings = build_context(archive, options)
+def audit_archive(
+    archive: WheelArchive,
+    options: AuditOptions,
+    known: Mapping[str, Binary | None] | None = None,
+) -> WheelReport:
+    ctx, findings = build_context(archive, options, known)
     findings += _generic_findings(ctx)
     oses = {OS_OF_FORMAT[b.format] for b in ctx.binaries.values()}
     verdicts = {os_name: RULES[os_name].evaluate(ctx) for os_name in sorted(oses)}
@@ -169,12 +176,19 @@ def audit_archive(archive: WheelArchive, options: AuditOptions) -> WheelReport:
     )
 
 
-def audit_wheel(path: Path, options: AuditOptions | None = None) -> WheelReport:
-    """Audit one wheel. Invalid input gives a report carrying the error, never a raise."""
+def audit_wheel(
+    path: Path,
+    options: AuditOptions | None = None,
+    known: Mapping[str, Binary | None] | None = None,
+) -> WheelReport:
+    """Audit one wheel. Invalid input gives a report carrying the error, never a raise.
+
+    ``known``: members already verified and parsed (see ``scan``), not read again.
+    """
     options = options or AuditOptions()
     try:
         with WheelArchive(Path(path)) as archive:
-            return audit_archive(archive, options)
+            return audit_archive(archive, options, known)
     except MwheelError as exc:
         return WheelReport(
             wheel=Path(path).name,

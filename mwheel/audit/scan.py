@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -18,7 +18,7 @@ from pathlib import Path
 from mwheel.binary import SNIFF_BYTES, read_binary, sniff
 from mwheel.binary.model import Binary
 from mwheel.errors import MwheelError
-from mwheel.wheel.archive import WheelArchive
+from mwheel.wheel.archive import Member, WheelArchive
 
 # Below this many bytes of members, process start-up costs more than it saves.
 PARALLEL_MIN_BYTES = 48 << 20
@@ -63,9 +63,21 @@ def _scan_worker(path: str, names: list[str]) -> dict[str, Binary] | MwheelError
         return exc
 
 
-def scan(archive: WheelArchive, jobs: int = 0) -> dict[str, Binary]:
-    """All binaries of the wheel by member name, in archive order."""
-    members = list(archive.members.values())
+def scan(archive: WheelArchive, jobs: int = 0,
+         known: Mapping[str, Binary | None] | None = None) -> dict[str, Binary]:
+    """All binaries of the wheel by member name, in archive order.
+
+    ``known`` maps members already read and verified elsewhere (a repair's raw copies of
+    its input's members) to their parse (None: not a binary); they are not read again.
+    """
+    known = known or {}
+    members = [m for m in archive.members.values() if m.name not in known]
+    found = _scan_names(archive, members, jobs)
+    return {n: b for n in archive.members
+            if (b := found.get(n) or known.get(n)) is not None}
+
+
+def _scan_names(archive: WheelArchive, members: list[Member], jobs: int) -> dict[str, Binary]:
     names = [m.name for m in members]
     total = sum(m.size for m in members)
     workers = min(jobs or os.cpu_count() or 1, 8)

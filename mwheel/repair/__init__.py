@@ -91,8 +91,11 @@ def _patched(source: Path, edit: FileEdit, scratch: Path) -> bytes:
 
 def apply_plan(
     plan: RepairPlan, report: WheelReport, out_dir: Path, options: RepairOptions
-) -> Path:
-    """Write the repaired wheel into a scratch directory of ``out_dir``; return its path."""
+) -> tuple[Path, list[str]]:
+    """Write the repaired wheel into a scratch directory of ``out_dir``.
+
+    Returns its path and the members copied unchanged (as compressed bytes).
+    """
     assert report.context is not None
     ctx = report.context
     edits = {e.member: e for e in plan.edits}
@@ -110,6 +113,7 @@ def apply_plan(
         )
         try:
             _, tag_lines = _output_name(report, archive.tags, plan.platform_tags)
+            copied: list[str] = []
             wheel_path = f"{ctx.dist_info}/WHEEL"
             with open(archive.path, "rb") as raw:
                 for name, member in archive.members.items():
@@ -133,6 +137,7 @@ def apply_plan(
                         )
                     else:
                         writer.copy_raw(raw, info, archive.record[name])
+                        copied.append(name)
             for graft in plan.grafts:
                 edit = edits.get(graft.member, FileEdit(graft.member, _format_of(report)))
                 writer.add_bytes(
@@ -146,7 +151,7 @@ def apply_plan(
                     f"{ctx.dist_info}/sboms/mwheel.cdx.json",
                     sbom_document(plan, ctx.dist_name, str(archive.version)),
                 )
-            return writer.finish(ctx.dist_info)
+            return writer.finish(ctx.dist_info), copied
         except BaseException:
             writer.abort()
             raise
@@ -186,7 +191,11 @@ def repair_wheel(
         claim(final)
     if final.exists() and final.resolve() == Path(path).resolve():
         raise OutputError(f"{final}: the output would overwrite the input")
-    written = apply_plan(plan, report, out_dir, options)
+    written, copied = apply_plan(plan, report, out_dir, options)
+    # Unchanged members were verified and parsed by the first audit and copied byte for
+    # byte: the re-audit reads only what the repair wrote.
+    binaries = report.context.binaries if report.context else {}
+    known = {name: binaries.get(name) for name in copied}
     scratch = written.parent
     try:
         after = audit_wheel(
@@ -194,6 +203,7 @@ def repair_wheel(
             AuditOptions(
                 lib_paths=(), host_libs=False, jobs=audit_options.jobs, exclude=options.exclude
             ),
+            known,
         )
         if after.error is not None:
             raise RepairError(
