@@ -1,38 +1,68 @@
-"""mwheel audit against `auditwheel show` (and the inflate floor) on the corpus, one run.
+"""mwheel audit beside the reference auditor of each wheel, on the shared corpus, one run.
 
     python benchmarks/bench_audit.py [--repeat N] [GLOB]
 
-Reference tools come from the venv in $MWHEEL_REF_VENV (default /opt/reftools), never
-from mwheel's own environment. Prints one row per wheel: times, ratios, peak RSS.
+References (from the venv in $MWHEEL_REF_VENV, default /opt/reftools, never mwheel's own):
+`auditwheel show` for Linux wheels, `delvewheel show` for Windows wheels (on a copy without
+its DELVEWHEEL marker, which it refuses), `abi3audit` for abi3 wheels, `delocate-listdeps
+--all` for macOS wheels where it runs. One row per (wheel, reference): both command times,
+the inflate floor (Python's zipfile inflating every member), mwheel's in-process audit time
+over that floor, reference over mwheel, and both peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+from pathlib import Path
 
-from common import CORPUS, inflate_floor, ref_tool, run, table
+from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
+
+INPROC = ("import sys, time; from pathlib import Path; from mwheel.audit import audit_wheel; "
+          "t = time.perf_counter(); audit_wheel(Path(sys.argv[1])); "
+          "print(time.perf_counter() - t)")
+
+
+def references(wheel: Path) -> list[tuple[str, list[str], Path]]:
+    refs = []
+    name = wheel.name
+    if "linux" in name and (tool := ref_tool("auditwheel")):
+        refs.append(("auditwheel show", [tool, "show"], wheel))
+    if "-win" in name and (tool := ref_tool("delvewheel")):
+        plain = rewrite_wheel(wheel, name, drop=(".dist-info/DELVEWHEEL",))
+        refs.append(("delvewheel show", [tool, "show", "--analyze-existing"], plain))
+    if "macosx" in name and (tool := ref_tool("delocate-listdeps")):
+        probe = subprocess.run([tool, "--all", str(wheel)], capture_output=True, check=False)
+        if probe.returncode == 0:
+            refs.append(("delocate-listdeps", [tool, "--all"], wheel))
+    if "-abi3-" in name and (tool := ref_tool("abi3audit")):
+        refs.append(("abi3audit", [tool], wheel))
+    return refs
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("glob", nargs="?", default="*linux*.whl")
+    ap.add_argument("glob", nargs="?", default="*.whl")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
-    auditwheel = ref_tool("auditwheel")
     rows = []
     for wheel in sorted(CORPUS.glob(args.glob)):
-        floor = inflate_floor(wheel)
-        mine = run([sys.executable, "-m", "mwheel", "audit", str(wheel)], args.repeat)
-        ref = run([auditwheel, "show", str(wheel)], args.repeat) if auditwheel else None
-        rows.append([
-            wheel.name[:60], f"{mine.seconds:.2f}", f"{ref.seconds:.2f}" if ref else "-",
-            f"{floor:.2f}", f"{mine.seconds / floor:.1f}x",
-            f"{ref.seconds / mine.seconds:.1f}x" if ref else "-", f"{mine.peak_mb:.0f}",
-            f"{ref.peak_mb:.0f}" if ref else "-",
-        ])
-    print(table(["wheel", "mwheel s", "auditwheel s", "floor s", "mwheel/floor",
-                 "auditwheel/mwheel", "mwheel MB", "auditwheel MB"], rows))
+        for label, argv, target in references(wheel) or [("-", [], wheel)]:
+            floor = inflate_floor(target)
+            inproc = min(float(subprocess.run(
+                [sys.executable, "-c", INPROC, str(target)], capture_output=True, text=True,
+                check=True).stdout) for _ in range(args.repeat))
+            mine = run([sys.executable, "-m", "mwheel", "audit", str(target)], args.repeat)
+            ref = run([*argv, str(target)], args.repeat) if argv else None
+            rows.append([
+                wheel.name[:48], label, f"{mine.seconds:.2f}",
+                f"{ref.seconds:.2f}" if ref else "-", f"{floor:.3f}", f"{inproc:.3f}",
+                f"{inproc / floor:.1f}x", f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
+                f"{mine.peak_mb:.0f}", f"{ref.peak_mb:.0f}" if ref else "-",
+            ])
+    print(table(["wheel", "reference", "mwheel s", "ref s", "floor s", "in-process s",
+                 "in-process/floor", "ref/mwheel", "mwheel MB", "ref MB"], rows))
 
 
 if __name__ == "__main__":

@@ -13,52 +13,21 @@ import argparse
 import shutil
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
-from common import CORPUS, inflate_floor, ref_tool, run, table
+from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fixturelib.linux import build_linux_fixture
 
-CACHE = Path.home() / ".cache" / "mwheel-bench"
 BIG = ("llvmlite-*manylinux*x86_64.whl", "scikit_learn-*manylinux*x86_64.whl",
        "pandas-*manylinux*x86_64.whl")
 
 
 def retag_linux(wheel: Path) -> Path:
-    """A copy of ``wheel`` whose only platform tag is linux_x86_64 (cached)."""
-    import base64
-    import hashlib
-
     parts = wheel.name[: -len(".whl")].split("-")
-    out = CACHE / ("-".join([*parts[:-1], "linux_x86_64"]) + ".whl")
-    if out.exists():
-        return out
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
-        names = src.namelist()
-        wheel_name = next(n for n in names if n.endswith(".dist-info/WHEEL"))
-        text = src.read(wheel_name).decode()
-        pairs = sorted({"-".join(ln.split(": ")[1].split("-")[:2])
-                        for ln in text.splitlines() if ln.startswith("Tag:")})
-        lines = [ln for ln in text.splitlines() if ln and not ln.startswith("Tag:")]
-        new_wheel = ("\n".join([*lines, *(f"Tag: {p}-linux_x86_64" for p in pairs)])
-                     + "\n").encode()
-        digest = base64.urlsafe_b64encode(hashlib.sha256(new_wheel).digest()).rstrip(b"=")
-        for name in names:
-            data = new_wheel if name == wheel_name else src.read(name)
-            if name.endswith(".dist-info/RECORD"):
-                rows = [f"{wheel_name},sha256={digest.decode()},{len(new_wheel)}"
-                        if row.startswith(wheel_name + ",") else row
-                        for row in data.decode().splitlines()]
-                data = ("\n".join(rows) + "\n").encode()
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(info, data)
-    tmp.rename(out)
-    return out
+    return rewrite_wheel(wheel, "-".join([*parts[:-1], "linux_x86_64"]) + ".whl",
+                         platform="linux_x86_64")
 
 
 def main() -> None:

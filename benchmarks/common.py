@@ -57,3 +57,48 @@ def table(header: list[str], rows: list[list[str]]) -> str:
              for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+CACHE = Path.home() / ".cache" / "mwheel-bench"
+
+
+def rewrite_wheel(src: Path, name: str, *, drop: tuple[str, ...] = (),
+                  platform: str | None = None) -> Path:
+    """A cached copy of ``src`` named ``name``: members ending in ``drop`` removed, WHEEL's
+    platform tags replaced by ``platform``, RECORD fixed. Reference tools refuse wheels they
+    repaired already, and a no-graft repair needs a wheel not yet tagged manylinux."""
+    import base64
+    import hashlib
+
+    out = CACHE / name
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        names = [n for n in zin.namelist() if not n.endswith(drop or ("\0",))]
+        wheel_name = next(n for n in names if n.endswith(".dist-info/WHEEL"))
+        text = zin.read(wheel_name).decode()
+        if platform:
+            pairs = sorted({"-".join(ln.split(": ")[1].split("-")[:2])
+                            for ln in text.splitlines() if ln.startswith("Tag:")})
+            lines = [ln for ln in text.splitlines() if ln and not ln.startswith("Tag:")]
+            text = "\n".join([*lines, *(f"Tag: {p}-{platform}" for p in pairs)]) + "\n"
+        new_wheel = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(new_wheel).digest()).rstrip(b"=")
+        for n in names:
+            data = new_wheel if n == wheel_name else zin.read(n)
+            if n.endswith(".dist-info/RECORD"):
+                rows = []
+                for row in data.decode().splitlines():
+                    path = row.split(",")[0]
+                    if path == wheel_name:
+                        row = f"{wheel_name},sha256={digest.decode()},{len(new_wheel)}"
+                    if not path.endswith(drop or ("\0",)):
+                        rows.append(row)
+                data = ("\n".join(rows) + "\n").encode()
+            info = zipfile.ZipInfo(n, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(info, data)
+    tmp.rename(out)
+    return out
