@@ -47,6 +47,10 @@ CASES: dict[str, tuple[Callable[[Members], Members], dict[str, object], int, str
     ),
     "duplicate": (lambda m: [*m, m[0]], {}, 3, "appears twice"),
     "record-hash": (_edit("__init__.py", lambda d: d + b"#"), {"rerecord": False}, 3, "RECORD"),
+    "record-size": (_edit("/RECORD", lambda d: d.replace(b"__init__.py,sha256=",
+                                                         b"__init__.py,sha256=", 1)
+                          .replace(b",34\n", b",35\n", 1)), {"rerecord": False}, 3,
+                    "RECORD says"),
     "no-wheel-file": (_drop(".dist-info/WHEEL"), {}, 3, "WHEEL is missing"),
     "no-record": (_drop(".dist-info/RECORD"), {"rerecord": False}, 3, "RECORD is missing"),
     "no-metadata": (_drop(".dist-info/METADATA"), {}, 3, "METADATA is missing"),
@@ -165,3 +169,13 @@ def test_cli_subprocess_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr + proc.stdout
     assert len((proc.stdout + proc.stderr).strip().splitlines()) == 1
+
+
+def test_real_zip_bomb(good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A member that honestly declares 300 MB of zeros (about 300 KB deflated)."""
+    import zipfile
+
+    bad = variant(good, tmp_path / NAME, lambda m: m)
+    with zipfile.ZipFile(bad, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("mwfix_clean/zeros.bin", bytes(300 << 20))
+    _check(bad, tmp_path, 3, "zip bomb", capsys)
