@@ -22,6 +22,13 @@ Where the facts come from:
   pypa/auditwheel 6.8.2. Every policy auditwheel defines comes out of this script with exactly
   its symbol versions, libraries and blacklist, for every architecture listed here.
 
+* musl's WHATSNEW (its release notes; read here from Debian's musl 1.2.3 and 1.2.5 packages,
+  ``/usr/share/doc/musl/changelog.gz``): the public functions each release after 1.1.24 (the
+  last 1.1.x) added. musl has no symbol versioning, so these names are the only trace a newer
+  musl leaves in a binary. The time64 names of the 32-bit architectures are musl 1.2.0's
+  ``__REDIR`` header redirections (``_REDIR_TIME64``), checked against the dynamic symbols of
+  musl 1.2.3's i386 and armhf ``libc.so``; the 1.2.5 additions against musl 1.2.5's x86_64 one.
+
 Tags auditwheel does not define (e.g. manylinux_2_6 .. 2_11) are derived: GLIBC nodes are all
 of the architecture's nodes up to that glibc release, and the toolchain/library sets are those
 of the newest baseline image at or below it.
@@ -242,6 +249,41 @@ MUSL_ARCHES: dict[str, tuple[str, ...]] = {
     "1.1": ARCHES,
     "1.2": ARCHES,
 }
+# Public symbols first exported by a musl release after 1.1.24, per policy and architecture
+# ("*": every architecture of the policy), grouped by the release that added them. A binary
+# importing one of them does not load on an older musl, whatever tag it claims.
+MUSL_TIME64 = (
+    # 1.2.0 made time_t 64-bit on 32-bit archs: headers redirect each function whose ABI
+    # involves time_t to a new name, and the old names stay as time32 compatibility shims.
+    "__adjtime64 __adjtimex_time64 __aio_suspend_time64 __clock_adjtime64 __clock_getres_time64"
+    " __clock_gettime64 __clock_nanosleep_time64 __clock_settime64 __cnd_timedwait_time64"
+    " __ctime64 __ctime64_r __difftime64 __dlsym_time64 __fstat_time64 __fstatat_time64"
+    " __ftime64 __futimens_time64 __futimes_time64 __futimesat_time64 __getitimer_time64"
+    " __getrusage_time64 __gettimeofday_time64 __gmtime64 __gmtime64_r __localtime64"
+    " __localtime64_r __lstat_time64 __lutimes_time64 __mktime64 __mq_timedreceive_time64"
+    " __mq_timedsend_time64 __mtx_timedlock_time64 __nanosleep_time64 __ppoll_time64"
+    " __pselect_time64 __pthread_cond_timedwait_time64 __pthread_mutex_timedlock_time64"
+    " __pthread_rwlock_timedrdlock_time64 __pthread_rwlock_timedwrlock_time64"
+    " __pthread_timedjoin_np_time64 __recvmmsg_time64 __sched_rr_get_interval_time64"
+    " __select_time64 __sem_timedwait_time64 __semtimedop_time64 __setitimer_time64"
+    " __settimeofday_time64 __sigtimedwait_time64 __stat_time64 __stime64 __thrd_sleep_time64"
+    " __time64 __timegm_time64 __timer_gettime64 __timer_settime64 __timerfd_gettime64"
+    " __timerfd_settime64 __timespec_get_time64 __utime64 __utimensat_time64 __utimes_time64"
+    " __wait3_time64 __wait4_time64"
+)
+MUSL_INTRODUCED: dict[str, dict[str, dict[str, str]]] = {
+    "1.1": {},
+    "1.2": {
+        "*": {
+            # 1.2.1 added no function (PTHREAD_NULL is a macro); 1.2.4 none either.
+            "1.2.2": "_Fork reallocarray gettid tcgetwinsize tcsetwinsize",
+            "1.2.3": "qsort_r pthread_getname_np",
+            "1.2.5": "statx preadv2 pwritev2",
+        },
+        "i686": {"1.2.0": MUSL_TIME64},
+        "armv7l": {"1.2.0": MUSL_TIME64},
+    },
+}
 MUSL_LOADERS: dict[str, str] = {
     "x86_64": "ld-musl-x86_64.so.1",
     "i686": "ld-musl-i386.so.1",
@@ -335,6 +377,8 @@ def manylinux_policy(minor: int) -> dict[str, Any]:
         + list(GLIBC_LOADERS),
         "symbol_versions": symbol_versions,
         "blacklist": blacklist(minor),
+        # glibc marks new symbols with version nodes (symbol_versions) instead.
+        "introduced_symbols": {},
     }
 
 
@@ -354,6 +398,10 @@ def musllinux_policy(version: str) -> dict[str, Any]:
         "libraries": libraries,
         "symbol_versions": {},
         "blacklist": blacklist(None),
+        "introduced_symbols": {
+            arch: {release: sorted(names.split()) for release, names in releases.items()}
+            for arch, releases in MUSL_INTRODUCED[version].items()
+        },
     }
 
 

@@ -14,6 +14,7 @@ CODES = {
     "library-not-found": "a needed library is neither in the wheel nor found anywhere",
     "library-not-on-search-path": "a bundled library is not reachable through RPATH/RUNPATH",
     "blacklisted-symbol": "a symbol of an allowed library that the policy forbids",
+    "symbol-too-new": "a symbol the tag's libc lacks (added by a newer musl; no symbol versions)",
     "isa-level-too-high": "the binary needs a newer x86-64 micro-architecture level",
     "architecture-mismatch": "a binary's architecture does not match the tag",
     "libc-mismatch": "a binary is built for the other C library (glibc vs musl)",

@@ -2,7 +2,8 @@
 
 A wheel honours a policy when every ELF member runs on the policy's architecture, needs
 only libraries that are bundled or allowed, needs no symbol version outside the allowed
-sets, uses no forbidden symbol of an allowed library, and needs no newer x86-64 ISA level.
+sets, uses no forbidden symbol of an allowed library, imports no function that only a newer
+policy's libc has (musl, which has no symbol versions), and needs no newer x86-64 ISA level.
 Policies are ordered oldest first and each allows more than the last, so the best tag is
 the first policy with no violation.
 """
@@ -138,6 +139,26 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
                         details=(("library", lib), ("symbol", sym)),
                     )
                 )
+    # musl has no symbol versions: a function a newer musl added is the only sign that a
+    # binary needs that musl (e.g. reallocarray, 1.2.2; __time64 on 32-bit archs, 1.2.0).
+    newer = policy.forbidden_newer.get(arch)
+    if newer:
+        for sym in sorted(imported & newer.keys()):
+            origin = newer[sym]
+            out.append(
+                Finding(
+                    "symbol-too-new",
+                    req.label,
+                    f"uses {sym}, added in {policy.libc} {origin.release} ({origin.policy}); "
+                    f"{policy.name} lacks it",
+                    tag=tag,
+                    details=(
+                        ("symbol", sym),
+                        ("introduced_in", f"{policy.libc} {origin.release}"),
+                        ("introduced_by", origin.policy),
+                    ),
+                )
+            )
     max_level = policy.isa_levels.get(arch)
     if max_level is not None and elf.isa_level is not None and elf.isa_level > max_level:
         out.append(
