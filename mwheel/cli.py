@@ -45,7 +45,11 @@ def _add_lookup_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mwheel", description=__doc__)
+    parser = _Parser(
+        prog="mwheel",
+        description="Audit, repair and build Python binary wheels for Linux, macOS and "
+        "Windows, from any host.",
+    )
     parser.add_argument("--version", action="version", version=f"mwheel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     audit = sub.add_parser("audit", help="check that wheels honour their platform tags")
