@@ -111,3 +111,23 @@ def test_config_error_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     monkeypatch.chdir(tmp_path)
     line = _fails([], capsys, 8)
     assert "module_name" in line
+
+
+@pytest.mark.parametrize("tool, words", [
+    ("strip = 'yes'", ["strip", "true or false"]),
+    ("features = 3", ["features", "list of strings"]),
+    ("python-source = 'no-such-dir'", ["python-source", "no such directory"]),
+    ("data = 'missing-data'", ["data", "no such directory"]),
+    ("python-source = '../elsewhere'", ["python-source", "inside the project"]),
+    ("manifest-path = 'rust/Cargo.toml'", ["rust/Cargo.toml", "no Cargo.toml found"]),
+])
+def test_bad_config_one_line(tool: str, words: list[str], tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each mistake is caught before cargo runs, with one line naming the key or file."""
+    (tmp_path / "pyproject.toml").write_text(f"[project]\nname = 'x'\n\n[tool.mwheel]\n{tool}\n")
+    (tmp_path / "Cargo.toml").write_text("[package]\nname='x'\nversion='0.1.0'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo-needed"))
+    line = _fails([], capsys, 7 if "Cargo.toml" in words[0] else 8)
+    assert all(w in line for w in words), line

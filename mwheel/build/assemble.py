@@ -58,7 +58,8 @@ def extension_member(module_name: str, suffix: str) -> str:
     return module_name.replace(".", "/") + suffix
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def walk_files(root: Path) -> Iterator[Path]:
+    """Files under ``root`` in sorted order, without caches, VCS dirs or built binaries."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         for name in sorted(filenames):
@@ -78,7 +79,7 @@ def python_files(layout: Layout) -> dict[str, Path]:
     for top in dict.fromkeys(tops):
         pkg = src / top
         if pkg.is_dir():
-            for path in _walk(pkg):
+            for path in walk_files(pkg):
                 out[path.relative_to(src).as_posix()] = path
         elif (src / f"{top}.py").is_file():
             out[f"{top}.py"] = src / f"{top}.py"
@@ -139,7 +140,7 @@ def write_wheel(meta: ProjectMetadata, layout: Layout, spec: WheelSpec, out_dir:
     for member, path in _included(layout).items():
         members[member] = (path, _mode(path))
     if layout.data and layout.data.is_dir():
-        for path in _walk(layout.data):
+        for path in walk_files(layout.data):
             rel = path.relative_to(layout.data).as_posix()
             members[f"{data_dir}/{rel}"] = (path, _mode(path))
     members = {m: v for m, v in members.items() if not _matches(m, layout.exclude)}

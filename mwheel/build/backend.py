@@ -6,21 +6,43 @@ string) and from ``config_settings`` (``--config-settings build-args="..."``). L
 (pip install .) default to ``--release`` and compatibility ``linux``: the wheel is for this
 machine, so the audit must not fail it; ``--compatibility``, from the arguments or
 ``[tool.mwheel]``, asks for more.
+
+A hook that fails with an ``MwheelError`` prints its one-line message (``mwheel: error:
+...``) and exits with the error's code: the frontend (pip, build) shows the hook's output,
+and a traceback through the backend would bury the one line that says what to fix.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from mwheel.build.cli import add_build_options, options_from_args
 from mwheel.build.options import BuildOptions
-from mwheel.errors import UsageError
+from mwheel.errors import MwheelError, UsageError
 
 ConfigSettings = dict[str, str | list[str]] | None
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _hook(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn an ``MwheelError`` into its one-line message and exit code (see the module doc)."""
+    @functools.wraps(func)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except MwheelError as exc:
+            print(f"mwheel: error: {exc.message}", file=sys.stderr, flush=True)
+            raise SystemExit(exc.exit_code) from None
+    return run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,18 +76,22 @@ def backend_options(out_dir: str, config_settings: ConfigSettings) -> BuildOptio
                    compatibility=compat)
 
 
+@_hook
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
     return []
 
 
+@_hook
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
     return []
 
 
+@_hook
 def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
     return []
 
 
+@_hook
 def build_wheel(wheel_directory: str, config_settings: ConfigSettings = None,
                 metadata_directory: str | None = None) -> str:
     from mwheel.build import build_wheels
@@ -74,6 +100,7 @@ def build_wheel(wheel_directory: str, config_settings: ConfigSettings = None,
     return wheels[0].name
 
 
+@_hook
 def build_editable(wheel_directory: str, config_settings: ConfigSettings = None,
                    metadata_directory: str | None = None) -> str:
     from mwheel.build import build_wheels
@@ -82,6 +109,7 @@ def build_editable(wheel_directory: str, config_settings: ConfigSettings = None,
     return build_wheels(opts)[0].name
 
 
+@_hook
 def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
     from mwheel.build.sdist import build_sdist as make_sdist
 
@@ -108,11 +136,13 @@ def _write_metadata(metadata_directory: str, config_settings: ConfigSettings) ->
     return dist_info.name
 
 
+@_hook
 def prepare_metadata_for_build_wheel(metadata_directory: str,
                                      config_settings: ConfigSettings = None) -> str:
     return _write_metadata(metadata_directory, config_settings)
 
 
+@_hook
 def prepare_metadata_for_build_editable(metadata_directory: str,
                                         config_settings: ConfigSettings = None) -> str:
     return _write_metadata(metadata_directory, config_settings)

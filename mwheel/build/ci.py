@@ -88,6 +88,10 @@ def github_workflow(platforms: list[str], pytest: bool = False, zig: bool = Fals
         "    runs-on: ubuntu-latest",
         "    steps:",
         "      - uses: actions/checkout@v4",
+        # The runner's system Python refuses pip installs (PEP 668): use setup-python's.
+        "      - uses: actions/setup-python@v5",
+        "        with:",
+        "          python-version: '3.12'",
         "      - run: pip install mwheel",
         "      - run: mwheel sdist --out dist",
         "      - uses: actions/upload-artifact@v4",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import tomllib
@@ -94,25 +94,50 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return check
 
 
+def _format(key: str, value: Any) -> str | None:
+    """``format``: one of FORMATS or a list of them (as maturin allows); None means both."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"[tool.mwheel] {key} must name sdist, wheel or both")
+        chosen = {_choice(FORMATS)(key, v) for v in value}
+        return chosen.pop() if len(chosen) == 1 else None
+    return _choice(FORMATS)(key, value)
+
+
+def _escapes(glob: str) -> bool:
+    path = PurePosixPath(glob.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or glob[1:2] == ":"  # C:/...
+
+
 def _rules(key: str, value: Any) -> tuple[FileRule, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"[tool.mwheel] {key} must be a list of globs or tables")
     out: list[FileRule] = []
     for item in value:
         if isinstance(item, str):
-            out.append(FileRule(item))
-            continue
+            item = {"path": item}
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise ConfigError(f"[tool.mwheel] {key}: each entry is a glob or "
-                              "{ path = \"glob\", format = \"sdist\" | \"wheel\" }")
+                              "{ path = \"glob\", format = \"sdist\" | \"wheel\" | [both] }")
+        if _escapes(item["path"]):
+            raise ConfigError(f"[tool.mwheel] {key}: {item['path']!r} must be a relative glob "
+                              "inside the project (no leading / and no ..)")
         unknown = set(item) - {"path", "format"}
         if unknown:
             raise ConfigError(f"[tool.mwheel] {key}: unknown key {sorted(unknown)[0]!r}")
-        fmt = item.get("format")
-        if fmt is not None:
-            fmt = _choice(FORMATS)(f"{key}.format", fmt)
-        out.append(FileRule(item["path"], fmt))
+        out.append(FileRule(item["path"], _format(f"{key}.format", item.get("format"))))
     return tuple(out)
+
+
+def _inside(key: str, value: Any) -> str:
+    """A directory of the project, named relative to pyproject.toml."""
+    text = _str(key, value)
+    if _escapes(text):
+        raise ConfigError(f"[tool.mwheel] {key} = {text!r}: must be a relative path inside "
+                          "the project (no leading / and no ..)")
+    return text
 
 
 _KEYS: dict[str, Callable[[str, Any], Any]] = {
@@ -127,11 +152,11 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "profile": _str,
     "manifest-path": _str,
     "module-name": _str,
-    "python-source": _str,
+    "python-source": _inside,
     "python-packages": _strs,
     "include": _rules,
     "exclude": _rules,
-    "data": _str,
+    "data": _inside,
 }
 
 

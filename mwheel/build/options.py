@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mwheel.build.cargo import CargoFlags
 from mwheel.build.config import AUDITWHEEL_MODES, BINDINGS, Pyproject, ToolConfig
-from mwheel.errors import TagError, UsageError
+from mwheel.errors import ConfigError, TagError, UsageError
 from mwheel.policies import policy_for
 from mwheel.tags import PlatformTag
 
@@ -117,6 +117,12 @@ def resolve(options: BuildOptions, pyproject: Pyproject, root: Path) -> Resolved
         all_features=options.all_features or tool.all_features,
         no_default_features=options.no_default_features or tool.no_default_features,
         locked=options.locked, frozen=options.frozen, offline=options.offline)
+    # Checked before cargo runs: a wrong path would otherwise silently leave the Python
+    # package (or the data files) out of the wheel.
+    for key, value in (("python-source", tool.python_source), ("data", tool.data)):
+        if value and not (root / value).is_dir():
+            raise ConfigError(f"{pyproject.path}: [tool.mwheel] {key} = {value!r}: "
+                              f"no such directory {root / value}")
     source = root / tool.python_source if tool.python_source else None
     if source is None and (root / "python").is_dir() and tool.module_name \
             and "." in tool.module_name:

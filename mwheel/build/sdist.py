@@ -2,7 +2,8 @@
 
 Contents: the files ``cargo package --list --allow-dirty`` names (so ``.gitignore`` and
 ``package.include/exclude`` are honoured as cargo honours them), pyproject.toml, the
-python-source tree, README and license files, ``[tool.mwheel] include`` globs for sdists,
+python-source tree, README and license files, ``[tool.mwheel] include`` globs (those for
+wheels too, and the ``data`` directory, so the sdist rebuilds the tree's wheel),
 local path dependencies vendored under ``local_dependencies/`` (Cargo.toml rewritten to
 find them there) and PKG-INFO. A generated pyproject.toml names mwheel as the backend when
 the project has none. The archive is a deterministic ``.tar.gz`` (PEP 625 name, sorted
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from mwheel import __version__
 from mwheel.build import cargo
-from mwheel.build.assemble import license_files, python_files
+from mwheel.build.assemble import license_files, python_files, walk_files
 from mwheel.build.driver import layout_for, locate_project
 from mwheel.build.metadata import project_metadata
 from mwheel.build.options import BuildOptions
@@ -31,6 +32,7 @@ from mwheel.build.options import resolve as resolve_options
 from mwheel.errors import BuildError, OutputError
 
 _VENDOR_DIR = "local_dependencies"
+_CACHE_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 _PATH_RE = re.compile(r'(\bpath\s*=\s*")([^"]+)(")')
 
 
@@ -49,11 +51,24 @@ def cargo_package_list(manifest: Path) -> list[str]:
     return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
 
 
-def _crate_files(root: Path, manifest: Path) -> dict[str, Path]:
+def _is_debris(path: Path, python_source: Path | None) -> bool:
+    """Bytecode caches, and extensions that an editable install put into python-source.
+
+    Outside a git checkout (or without a .gitignore) ``cargo package --list`` names every
+    file, these too; an sdist carrying them would install a stale binary.
+    """
+    if any(part in _CACHE_DIRS for part in path.parts) or path.suffix in (".pyc", ".pyo"):
+        return True
+    return python_source is not None and path.suffix in (".so", ".pyd", ".dylib") \
+        and path.is_relative_to(python_source)
+
+
+def _crate_files(root: Path, manifest: Path, python_source: Path | None) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for rel in cargo_package_list(manifest):
         path = manifest.parent / rel
-        if path.is_file():  # skips cargo's generated Cargo.toml.orig / .cargo_vcs_info.json
+        # is_file skips cargo's generated Cargo.toml.orig / .cargo_vcs_info.json.
+        if path.is_file() and not _is_debris(path, python_source):
             files[path.relative_to(root).as_posix()] = path
     return files
 
@@ -90,7 +105,8 @@ def sdist_members(options: BuildOptions) -> tuple[str, dict[str, Path | bytes]]:
         crate.root.relative_to(root)
     except ValueError:
         raise BuildError(f"{manifest}: the crate is outside the project {root}") from None
-    members.update(_crate_files(root, manifest))
+    layout = layout_for(resolved, root, crate)
+    members.update(_crate_files(root, manifest, layout.python_source))
     moves: dict[Path, str] = {}
     for name, dep_root in _path_dependencies(crate):
         vendored = f"{_VENDOR_DIR}/{name}"
@@ -102,7 +118,6 @@ def sdist_members(options: BuildOptions) -> tuple[str, dict[str, Path | bytes]]:
         cargo_rel = manifest.relative_to(root).as_posix()
         text = manifest.read_text(encoding="utf-8")
         members[cargo_rel] = _rewrite_paths(text, crate.root, moves).encode()
-    layout = layout_for(resolved, root, crate)
     src = layout.python_source
     if src is not None:
         for rel, path in python_files(layout).items():
@@ -112,11 +127,15 @@ def sdist_members(options: BuildOptions) -> tuple[str, dict[str, Path | bytes]]:
     readme = pyproject.project.get("readme")
     if isinstance(readme, str) and (root / readme).is_file():
         members[readme] = root / readme
+    # Wheel-only globs and the data directory travel too: a wheel built from the sdist must
+    # be the wheel built from the tree. Sdist excludes still apply to them.
     for rule in resolved.tool.include:
-        if rule.applies_to("sdist"):
-            for path in sorted(root.glob(rule.path)):
-                if path.is_file():
-                    members[path.relative_to(root).as_posix()] = path
+        for path in sorted(root.glob(rule.path)):
+            if path.is_file():
+                members[path.relative_to(root).as_posix()] = path
+    if layout.data is not None:
+        for path in walk_files(layout.data):
+            members[path.relative_to(root).as_posix()] = path
     excludes = [r.path for r in resolved.tool.exclude if r.applies_to("sdist")]
     members = {m: v for m, v in members.items()
                if not any(fnmatch.fnmatch(m, g) for g in excludes)}
