@@ -43,8 +43,13 @@ def mwheel_verdict(proc: subprocess.CompletedProcess[str]) -> str:
         return f"crashed (exit {proc.returncode}): {last[:60]}"
     if "error" in wheel:
         return f"error: {wheel['error']['message']}"
-    codes = sorted({f"{f['code']}:{f.get('symbol', '')}" for f in wheel["findings"]
-                    if f["code"].startswith("abi3") and f["severity"] == "error"})
+    codes = sorted(
+        {
+            f"{f['code']}:{f.get('symbol', '')}"
+            for f in wheel["findings"]
+            if f["code"].startswith("abi3") and f["severity"] == "error"
+        }
+    )
     minimum = [f.get("abi3_minimum") for f in wheel["findings"] if f["code"] == "abi3-minimum"]
     head = "abi3 ok" if not codes else ", ".join(codes)
     return f"{head} (min {minimum[0] if minimum else '-'})"
@@ -60,8 +65,9 @@ def abi3audit_verdict(proc: subprocess.CompletedProcess[str]) -> str:
         for ext in spec.get("wheel", []):
             result = ext["result"]
             flagged.update(result["non_abi3_symbols"])
-            flagged.update(f"{name} (>{result['baseline']})"
-                           for name in result["future_abi3_objects"])
+            flagged.update(
+                f"{name} (>{result['baseline']})" for name in result["future_abi3_objects"]
+            )
     return "abi3 ok" if not flagged else "flags " + ", ".join(sorted(flagged))
 
 
@@ -77,8 +83,9 @@ def main() -> None:
         sys.exit(f"no wheel matches {args.glob} in {CORPUS}: run ../shared/corpus/fetch.sh")
     rows, verdicts = [], []
     for wheel in wheels:
-        mine_s, mine = timed([sys.executable, "-m", "mwheel", "audit", "--format", "json",
-                              str(wheel)], args.repeat)
+        mine_s, mine = timed(
+            [sys.executable, "-m", "mwheel", "audit", "--format", "json", str(wheel)], args.repeat
+        )
         if abi3audit.exists():
             ref_s, ref = timed([str(abi3audit), "--report", str(wheel)], args.repeat)
             ref_cols = [f"{ref_s:.2f}", f"{ref_s / mine_s:.1f}x"]

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
 
-INPROC = ("import sys, time; from pathlib import Path; from mwheel.audit import audit_wheel; "
-          "t = time.perf_counter(); audit_wheel(Path(sys.argv[1])); "
-          "print(time.perf_counter() - t)")
+INPROC = (
+    "import sys, time; from pathlib import Path; from mwheel.audit import audit_wheel; "
+    "t = time.perf_counter(); audit_wheel(Path(sys.argv[1])); "
+    "print(time.perf_counter() - t)"
+)
 
 
 def references(wheel: Path) -> list[tuple[str, list[str], Path]]:
@@ -50,19 +52,50 @@ def main() -> None:
     for wheel in sorted(CORPUS.glob(args.glob)):
         for label, argv, target in references(wheel) or [("-", [], wheel)]:
             floor = inflate_floor(target)
-            inproc = min(float(subprocess.run(
-                [sys.executable, "-c", INPROC, str(target)], capture_output=True, text=True,
-                check=True).stdout) for _ in range(args.repeat))
+            inproc = min(
+                float(
+                    subprocess.run(
+                        [sys.executable, "-c", INPROC, str(target)],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    ).stdout
+                )
+                for _ in range(args.repeat)
+            )
             mine = run([sys.executable, "-m", "mwheel", "audit", str(target)], args.repeat)
             ref = run([*argv, str(target)], args.repeat) if argv else None
-            rows.append([
-                wheel.name[:48], label, f"{mine.seconds:.2f}",
-                f"{ref.seconds:.2f}" if ref else "-", f"{floor:.3f}", f"{inproc:.3f}",
-                f"{inproc / floor:.1f}x", f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
-                f"{mine.peak_mb:.0f}", f"{ref.peak_mb:.0f}" if ref else "-",
-            ])
-    print(table(["wheel", "reference", "mwheel s", "ref s", "floor s", "in-process s",
-                 "in-process/floor", "ref/mwheel", "mwheel MB", "ref MB"], rows))
+            rows.append(
+                [
+                    wheel.name[:48],
+                    label,
+                    f"{mine.seconds:.2f}",
+                    f"{ref.seconds:.2f}" if ref else "-",
+                    f"{floor:.3f}",
+                    f"{inproc:.3f}",
+                    f"{inproc / floor:.1f}x",
+                    f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
+                    f"{mine.peak_mb:.0f}",
+                    f"{ref.peak_mb:.0f}" if ref else "-",
+                ]
+            )
+    print(
+        table(
+            [
+                "wheel",
+                "reference",
+                "mwheel s",
+                "ref s",
+                "floor s",
+                "in-process s",
+                "in-process/floor",
+                "ref/mwheel",
+                "mwheel MB",
+                "ref MB",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

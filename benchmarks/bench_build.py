@@ -22,14 +22,12 @@ import time
 from pathlib import Path
 
 CRATES = Path(__file__).parent.parent / "fixtures" / "crates"
-CACHE = Path(os.environ.get("MWHEEL_CARGO_TARGET",
-                            Path.home() / ".cache" / "mwheel-cargo-target"))
+CACHE = Path(os.environ.get("MWHEEL_CARGO_TARGET", Path.home() / ".cache" / "mwheel-cargo-target"))
 
 
 def _time(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -49,17 +47,21 @@ def main() -> int:
     try:
         tools = {"mwheel": ([sys.executable, "-m", "mwheel", "build"], CACHE)}
         if shutil.which("maturin"):
-            tools["maturin"] = (["maturin", "build", "-i", sys.executable],
-                                Path(str(CACHE) + "-maturin"))
+            tools["maturin"] = (
+                ["maturin", "build", "-i", sys.executable],
+                Path(str(CACHE) + "-maturin"),
+            )
         for name, (prefix, target) in tools.items():
             env = {**os.environ, "CARGO_TARGET_DIR": str(target)}
             cmd = [*prefix, "--release", "-q", "-m", str(manifest), "-o", str(out / name)]
             total = _median(cmd, env, args.runs)
             # The same no-op cargo build the tool runs (pyo3 needs the interpreter named).
-            cargo_env = {**env, "PYO3_PYTHON": sys.executable,
-                         "PYO3_BUILD_EXTENSION_MODULE": "1"}
-            cargo = _median(["cargo", "build", "--release", "-q", "--manifest-path",
-                             str(manifest)], cargo_env, args.runs)
+            cargo_env = {**env, "PYO3_PYTHON": sys.executable, "PYO3_BUILD_EXTENSION_MODULE": "1"}
+            cargo = _median(
+                ["cargo", "build", "--release", "-q", "--manifest-path", str(manifest)],
+                cargo_env,
+                args.runs,
+            )
             results[name] = (total, cargo)
     finally:
         shutil.rmtree(out, ignore_errors=True)

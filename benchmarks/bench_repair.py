@@ -20,14 +20,18 @@ from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fixturelib.linux import build_linux_fixture
 
-BIG = ("llvmlite-*manylinux*x86_64.whl", "scikit_learn-*manylinux*x86_64.whl",
-       "pandas-*manylinux*x86_64.whl")
+BIG = (
+    "llvmlite-*manylinux*x86_64.whl",
+    "scikit_learn-*manylinux*x86_64.whl",
+    "pandas-*manylinux*x86_64.whl",
+)
 
 
 def retag_linux(wheel: Path) -> Path:
     parts = wheel.name[: -len(".whl")].split("-")
-    return rewrite_wheel(wheel, "-".join([*parts[:-1], "linux_x86_64"]) + ".whl",
-                         platform="linux_x86_64")
+    return rewrite_wheel(
+        wheel, "-".join([*parts[:-1], "linux_x86_64"]) + ".whl", platform="linux_x86_64"
+    )
 
 
 def main() -> None:
@@ -45,22 +49,46 @@ def main() -> None:
     for wheel in wheels:
         floor = inflate_floor(wheel)
         out_m, out_a = work / "m", work / "a"
-        mine = run([sys.executable, "-m", "mwheel", "repair", "-w", str(out_m), str(wheel)],
-                   args.repeat)
-        ref = (run([auditwheel, "repair", "-w", str(out_a), str(wheel)], args.repeat)
-               if auditwheel else None)
+        mine = run(
+            [sys.executable, "-m", "mwheel", "repair", "-w", str(out_m), str(wheel)], args.repeat
+        )
+        ref = (
+            run([auditwheel, "repair", "-w", str(out_a), str(wheel)], args.repeat)
+            if auditwheel
+            else None
+        )
         shutil.rmtree(out_m, ignore_errors=True)
         shutil.rmtree(out_a, ignore_errors=True)
-        rows.append([
-            wheel.name[:55], f"{mine.seconds:.2f}", f"{ref.seconds:.2f}" if ref else "-",
-            f"{floor:.2f}", f"{mine.seconds / floor:.1f}x",
-            f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
-            f"{mine.peak_mb:.0f}", f"{ref.peak_mb:.0f}" if ref else "-",
-            str(mine.returncode),
-        ])
+        rows.append(
+            [
+                wheel.name[:55],
+                f"{mine.seconds:.2f}",
+                f"{ref.seconds:.2f}" if ref else "-",
+                f"{floor:.2f}",
+                f"{mine.seconds / floor:.1f}x",
+                f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
+                f"{mine.peak_mb:.0f}",
+                f"{ref.peak_mb:.0f}" if ref else "-",
+                str(mine.returncode),
+            ]
+        )
     shutil.rmtree(work, ignore_errors=True)
-    print(table(["wheel", "mwheel s", "auditwheel s", "floor s", "mwheel/floor",
-                 "auditwheel/mwheel", "mwheel MB", "auditwheel MB", "exit"], rows))
+    print(
+        table(
+            [
+                "wheel",
+                "mwheel s",
+                "auditwheel s",
+                "floor s",
+                "mwheel/floor",
+                "auditwheel/mwheel",
+                "mwheel MB",
+                "auditwheel MB",
+                "exit",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

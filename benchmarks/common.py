@@ -26,8 +26,9 @@ def run(argv: list[str], repeat: int = 1) -> Run:
     """Best wall time of ``repeat`` runs, and the command's own peak RSS (see rss.py)."""
     best, peak, code = float("inf"), 0.0, 0
     for _ in range(repeat):
-        proc = subprocess.run([sys.executable, str(_RSS), *argv], capture_output=True,
-                              text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, str(_RSS), *argv], capture_output=True, text=True, check=False
+        )
         seconds, kib, status = proc.stderr.strip().splitlines()[-1].split()
         best = min(best, float(seconds))
         peak = max(peak, int(kib) / 1024)
@@ -53,8 +54,7 @@ def ref_tool(name: str) -> str | None:
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
-             for r in [header, *rows]]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -62,8 +62,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 CACHE = Path.home() / ".cache" / "mwheel-bench"
 
 
-def rewrite_wheel(src: Path, name: str, *, drop: tuple[str, ...] = (),
-                  platform: str | None = None) -> Path:
+def rewrite_wheel(
+    src: Path, name: str, *, drop: tuple[str, ...] = (), platform: str | None = None
+) -> Path:
     """A cached copy of ``src`` named ``name``: members ending in ``drop`` removed, WHEEL's
     platform tags replaced by ``platform``, RECORD fixed. Reference tools refuse wheels they
     repaired already, and a no-graft repair needs a wheel not yet tagged manylinux."""
@@ -80,8 +81,13 @@ def rewrite_wheel(src: Path, name: str, *, drop: tuple[str, ...] = (),
         wheel_name = next(n for n in names if n.endswith(".dist-info/WHEEL"))
         text = zin.read(wheel_name).decode()
         if platform:
-            pairs = sorted({"-".join(ln.split(": ")[1].split("-")[:2])
-                            for ln in text.splitlines() if ln.startswith("Tag:")})
+            pairs = sorted(
+                {
+                    "-".join(ln.split(": ")[1].split("-")[:2])
+                    for ln in text.splitlines()
+                    if ln.startswith("Tag:")
+                }
+            )
             lines = [ln for ln in text.splitlines() if ln and not ln.startswith("Tag:")]
             text = "\n".join([*lines, *(f"Tag: {p}-{platform}" for p in pairs)]) + "\n"
         new_wheel = text.encode()

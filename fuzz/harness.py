@@ -27,8 +27,9 @@ from mwheel.errors import MwheelError
 # Prefixes that steer random input into each reader (libFuzzer mutates the rest).
 MAGIC = {"elf": b"\x7fELF", "macho": b"\xcf\xfa\xed\xfe", "pe": b"MZ"}
 TARGET = sys.argv[1] if len(sys.argv) > 1 else "elf"
-_WHEEL = Path(tempfile.mkdtemp(prefix="mwheel-fuzz-"),
-              "fuzz-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+_WHEEL = Path(
+    tempfile.mkdtemp(prefix="mwheel-fuzz-"), "fuzz-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+)
 
 
 def one_input(data: bytes) -> None:

@@ -11,9 +11,14 @@ __version__ = "0.1.0"
 # PEP 517/660 hooks, so a crate's pyproject.toml can say ``build-backend = "mwheel"``.
 # Imported lazily (PEP 562) so ``import mwheel`` stays cheap for auditing.
 _BACKEND_HOOKS = (
-    "build_wheel", "build_sdist", "build_editable", "prepare_metadata_for_build_wheel",
-    "prepare_metadata_for_build_editable", "get_requires_for_build_wheel",
-    "get_requires_for_build_sdist", "get_requires_for_build_editable",
+    "build_wheel",
+    "build_sdist",
+    "build_editable",
+    "prepare_metadata_for_build_wheel",
+    "prepare_metadata_for_build_editable",
+    "get_requires_for_build_wheel",
+    "get_requires_for_build_sdist",
+    "get_requires_for_build_editable",
 )
 
 

@@ -32,16 +32,22 @@ SCHEMA = Path(__file__).parents[1] / "mwheel" / "report-schema.json"
 # What each compiled fixture must produce: (code, symbol) of every error.
 BAD_EXPECTED: dict[Platform, set[tuple[str, str]]] = {
     # PyUnicode_DecodeMBCS exists only on Windows; PyOS_BeforeFork (3.7) is fine here.
-    "elf": {("abi3-version-too-low", "PyUnicode_AsUTF8AndSize"),
-            ("abi3-symbol-not-limited", "PyCode_NewEmpty"),
-            ("abi3-symbol-not-limited", "PyUnicode_DecodeMBCS")},
-    "macho": {("abi3-version-too-low", "PyUnicode_AsUTF8AndSize"),
-              ("abi3-symbol-not-limited", "PyCode_NewEmpty"),
-              ("abi3-symbol-not-limited", "PyUnicode_DecodeMBCS")},
+    "elf": {
+        ("abi3-version-too-low", "PyUnicode_AsUTF8AndSize"),
+        ("abi3-symbol-not-limited", "PyCode_NewEmpty"),
+        ("abi3-symbol-not-limited", "PyUnicode_DecodeMBCS"),
+    },
+    "macho": {
+        ("abi3-version-too-low", "PyUnicode_AsUTF8AndSize"),
+        ("abi3-symbol-not-limited", "PyCode_NewEmpty"),
+        ("abi3-symbol-not-limited", "PyUnicode_DecodeMBCS"),
+    },
     # Windows has no fork(): python3.dll does not offer PyOS_BeforeFork, but DecodeMBCS.
-    "pe": {("abi3-version-too-low", "PyUnicode_AsUTF8AndSize"),
-           ("abi3-symbol-not-limited", "PyCode_NewEmpty"),
-           ("abi3-symbol-not-limited", "PyOS_BeforeFork")},
+    "pe": {
+        ("abi3-version-too-low", "PyUnicode_AsUTF8AndSize"),
+        ("abi3-symbol-not-limited", "PyCode_NewEmpty"),
+        ("abi3-symbol-not-limited", "PyOS_BeforeFork"),
+    },
 }
 
 
@@ -58,13 +64,19 @@ def _abi3_findings(wheel: Path, rule: Abi3Rule | None = None) -> list[Finding]:
 
 
 def _errors(findings: list[Finding]) -> set[tuple[str, str]]:
-    return {(f.code, dict(f.details)["symbol"]) for f in findings
-            if f.severity == "error" and "symbol" in dict(f.details)}
+    return {
+        (f.code, dict(f.details)["symbol"])
+        for f in findings
+        if f.severity == "error" and "symbol" in dict(f.details)
+    }
 
 
 def _minimum(findings: list[Finding], key: str = "abi3_minimum") -> str:
-    (only,) = [dict(f.details)[key] for f in findings
-               if f.code == "abi3-minimum" and key in dict(f.details)]
+    (only,) = [
+        dict(f.details)[key]
+        for f in findings
+        if f.code == "abi3-minimum" and key in dict(f.details)
+    ]
     return only
 
 
@@ -91,13 +103,16 @@ def test_shipped_stable_abi_loads() -> None:
     assert "PyCode_NewEmpty" not in abi.symbols
 
 
-@pytest.mark.parametrize("bad", [
-    [],
-    {"symbols": {"PyFoo": {"added": "3.x", "kind": "function"}}},
-    {"symbols": {"PyFoo": {"added": "3.2", "kind": "macro"}}},
-    {"symbols": {"PyFoo": {"added": "3.2", "kind": "data", "abi_only": True}}},
-    {"symbols": {}, "abi3t_excluded": "PyFoo"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        {"symbols": {"PyFoo": {"added": "3.x", "kind": "function"}}},
+        {"symbols": {"PyFoo": {"added": "3.2", "kind": "macro"}}},
+        {"symbols": {"PyFoo": {"added": "3.2", "kind": "data", "abi_only": True}}},
+        {"symbols": {}, "abi3t_excluded": "PyFoo"},
+    ],
+)
 def test_malformed_stable_abi_is_refused(bad: object) -> None:
     with pytest.raises(PolicyError, match=r"^stable_abi\.json"):
         parse_stable_abi(bad)
@@ -105,8 +120,13 @@ def test_malformed_stable_abi_is_refused(bad: object) -> None:
 
 def test_registered_and_codes_known() -> None:
     assert any(isinstance(rule, Abi3Rule) for rule in WHEEL_RULES)
-    for code in ("abi3-symbol-not-limited", "abi3-version-too-low", "abi3-not-python3-dll",
-                 "abi3t-symbol-excluded", "abi3-minimum"):
+    for code in (
+        "abi3-symbol-not-limited",
+        "abi3-version-too-low",
+        "abi3-not-python3-dll",
+        "abi3t-symbol-excluded",
+        "abi3-minimum",
+    ):
         assert code in CODES
 
 
@@ -122,8 +142,8 @@ def test_elf_bad_extension(built: dict[tuple[str, Platform], Abi3Fixture]) -> No
     assert all(f.member == fx.extension for f in findings if f.severity == "error")
     messages = {dict(f.details)["symbol"]: f.message for f in findings if f.severity == "error"}
     assert messages["PyUnicode_AsUTF8AndSize"] == (
-        "uses PyUnicode_AsUTF8AndSize, limited API only since 3.10, but the wheel claims "
-        "cp37-abi3")
+        "uses PyUnicode_AsUTF8AndSize, limited API only since 3.10, but the wheel claims cp37-abi3"
+    )
     assert "not in the limited API" in messages["PyCode_NewEmpty"]
     assert "MS_WINDOWS" in messages["PyUnicode_DecodeMBCS"]
     # Its own Py-prefixed helper is defined, not imported: never a finding.
@@ -132,7 +152,8 @@ def test_elf_bad_extension(built: dict[tuple[str, Platform], Abi3Fixture]) -> No
 
 
 def test_elf_clean_extension_with_bundled_library(
-        built: dict[tuple[str, Platform], Abi3Fixture]) -> None:
+    built: dict[tuple[str, Platform], Abi3Fixture],
+) -> None:
     fx = built["clean", "elf"]
     report = audit_wheel(fx.wheel)
     assert report.compliant, [f.message for f in report.findings]
@@ -150,8 +171,9 @@ def test_elf_clean_extension_with_bundled_library(
     assert "PyCode_NewEmpty" in {s.name for s in lib.imported}
 
 
-def test_json_report_gives_minimum(built: dict[tuple[str, Platform], Abi3Fixture],
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_report_gives_minimum(
+    built: dict[tuple[str, Platform], Abi3Fixture], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["audit", "--format", "json", str(built["bad", "elf"].wheel)]) == 1
     doc = json.loads(capsys.readouterr().out)
     jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
@@ -178,14 +200,20 @@ def test_abi3t_uses_exclusion_list(built: dict[tuple[str, Platform], Abi3Fixture
     assert not _errors(_abi3_findings(built["clean", "elf"].wheel, Abi3Rule(synthetic)))
 
 
-def test_not_abi3_wheel_is_not_checked(tmp_path: Path,
-                                       built: dict[tuple[str, Platform], Abi3Fixture]) -> None:
+def test_not_abi3_wheel_is_not_checked(
+    tmp_path: Path, built: dict[tuple[str, Platform], Abi3Fixture]
+) -> None:
     """The same bad extension in a cp311-cp311 wheel: no abi3 promise, nothing to check."""
     src = built["bad", "elf"].wheel
     with zipfile.ZipFile(src) as zf:
         ext = zf.read(built["bad", "elf"].extension)
-    wheel = make_wheel(tmp_path, "notabi3", "1.0", f"cp311-cp311-linux_{platform.machine()}",
-                       {"notabi3/bad.cpython-311-x86_64-linux-gnu.so": ext})
+    wheel = make_wheel(
+        tmp_path,
+        "notabi3",
+        "1.0",
+        f"cp311-cp311-linux_{platform.machine()}",
+        {"notabi3/bad.cpython-311-x86_64-linux-gnu.so": ext},
+    )
     assert _abi3_findings(wheel) == []
 
 
@@ -193,8 +221,9 @@ def test_not_abi3_wheel_is_not_checked(tmp_path: Path,
 
 
 @pytest.mark.parametrize("plat", ["macho", "pe"])
-def test_bad_extension_other_formats(built: dict[tuple[str, Platform], Abi3Fixture],
-                                     plat: Platform) -> None:
+def test_bad_extension_other_formats(
+    built: dict[tuple[str, Platform], Abi3Fixture], plat: Platform
+) -> None:
     _needs_reader(plat)
     fx = built["bad", plat]
     findings = _abi3_findings(fx.wheel)
@@ -205,8 +234,9 @@ def test_bad_extension_other_formats(built: dict[tuple[str, Platform], Abi3Fixtu
 
 
 @pytest.mark.parametrize("plat", ["macho", "pe"])
-def test_clean_extension_other_formats(built: dict[tuple[str, Platform], Abi3Fixture],
-                                       plat: Platform) -> None:
+def test_clean_extension_other_formats(
+    built: dict[tuple[str, Platform], Abi3Fixture], plat: Platform
+) -> None:
     _needs_reader(plat)
     findings = _abi3_findings(built["clean", plat].wheel)
     assert [f.code for f in findings] == ["abi3-minimum"]
@@ -214,8 +244,9 @@ def test_clean_extension_other_formats(built: dict[tuple[str, Platform], Abi3Fix
 
 
 @pytest.mark.parametrize("plat", ["macho", "pe"])
-def test_bad_extension_fails_whole_audit(built: dict[tuple[str, Platform], Abi3Fixture],
-                                         plat: Platform) -> None:
+def test_bad_extension_fails_whole_audit(
+    built: dict[tuple[str, Platform], Abi3Fixture], plat: Platform
+) -> None:
     """Through ``audit_wheel``, once the platform's rules are registered too."""
     _needs_reader(plat)
     if OS_OF_FORMAT[plat] not in RULES:

@@ -30,9 +30,11 @@ def test_sigkill_during_write_leaves_no_output(tmp_path: Path) -> None:
     wheel = big_wheel(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "mwheel", "repair", "-z", "9", "-w",
-                             str(out), str(wheel)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mwheel", "repair", "-z", "9", "-w", str(out), str(wheel)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     scratch: list[Path] = []
     while time.monotonic() < deadline and proc.poll() is None:
@@ -54,7 +56,8 @@ def test_sigkill_during_write_leaves_no_output(tmp_path: Path) -> None:
 
 
 def test_two_inputs_with_one_output_name_is_an_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fx = build_linux_fixture("clean", tmp_path / "a")
     other = tmp_path / "b"
     other.mkdir()

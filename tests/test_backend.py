@@ -31,16 +31,21 @@ from mwheel.errors import ConfigError
 
 ROOT = Path(__file__).parent.parent
 CRATES = ROOT / "fixtures" / "crates"
-TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET",
-                             Path.home() / ".cache" / "mwheel-cargo-target"))
+TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET", Path.home() / ".cache" / "mwheel-cargo-target"))
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
 
 def test_hooks_are_exported() -> None:
-    for name in ("build_wheel", "build_sdist", "build_editable",
-                 "prepare_metadata_for_build_wheel", "prepare_metadata_for_build_editable",
-                 "get_requires_for_build_wheel", "get_requires_for_build_sdist",
-                 "get_requires_for_build_editable"):
+    for name in (
+        "build_wheel",
+        "build_sdist",
+        "build_editable",
+        "prepare_metadata_for_build_wheel",
+        "prepare_metadata_for_build_editable",
+        "get_requires_for_build_wheel",
+        "get_requires_for_build_sdist",
+        "get_requires_for_build_editable",
+    ):
         assert getattr(mwheel, name) is getattr(backend, name)
     assert not hasattr(mwheel, "build_nothing")
 
@@ -56,15 +61,22 @@ def test_generate_ci() -> None:
 def test_sdist_contents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))  # cargo package writes target/
-    a = build_sdist(BuildOptions(manifest_path=CRATES / "pyo3-mixed" / "Cargo.toml",
-                                 out_dir=tmp_path / "a"))
-    b = build_sdist(BuildOptions(manifest_path=CRATES / "pyo3-mixed" / "Cargo.toml",
-                                 out_dir=tmp_path / "b"))
+    a = build_sdist(
+        BuildOptions(manifest_path=CRATES / "pyo3-mixed" / "Cargo.toml", out_dir=tmp_path / "a")
+    )
+    b = build_sdist(
+        BuildOptions(manifest_path=CRATES / "pyo3-mixed" / "Cargo.toml", out_dir=tmp_path / "b")
+    )
     assert a.read_bytes() == b.read_bytes()
     with tarfile.open(a) as tar:
         names = tar.getnames()
-    for member in ("Cargo.toml", "src/lib.rs", "pyproject.toml", "PKG-INFO",
-                   "python/pyo3_mixed/__init__.py"):
+    for member in (
+        "Cargo.toml",
+        "src/lib.rs",
+        "pyproject.toml",
+        "PKG-INFO",
+        "python/pyo3_mixed/__init__.py",
+    ):
         assert f"pyo3_mixed-0.3.0/{member}" in names
 
 
@@ -73,14 +85,16 @@ def test_sdist_contents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_sdist_vendors_path_dependencies(tmp_path: Path) -> None:
     (tmp_path / "helper" / "src").mkdir(parents=True)
     (tmp_path / "helper" / "Cargo.toml").write_text(
-        '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n')
+        '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
     (tmp_path / "helper" / "src" / "lib.rs").write_text("pub fn one() -> i32 { 1 }\n")
     app = tmp_path / "app"
     (app / "src").mkdir(parents=True)
     (app / "Cargo.toml").write_text(
         '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
-        '[dependencies]\nhelper = { path = "../helper" }\n')
-    (app / "src" / "main.rs").write_text("fn main() { println!(\"{}\", helper::one()); }\n")
+        '[dependencies]\nhelper = { path = "../helper" }\n'
+    )
+    (app / "src" / "main.rs").write_text('fn main() { println!("{}", helper::one()); }\n')
     sdist = build_sdist(BuildOptions(manifest_path=app / "Cargo.toml", out_dir=tmp_path / "o"))
     unpacked = tmp_path / "u"
     with tarfile.open(sdist) as tar:
@@ -89,8 +103,13 @@ def test_sdist_vendors_path_dependencies(tmp_path: Path) -> None:
     assert (top / "local_dependencies" / "helper" / "src" / "lib.rs").is_file()
     assert 'path = "local_dependencies/helper"' in (top / "Cargo.toml").read_text()
     env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET)}
-    subprocess.run(["cargo", "metadata", "--format-version", "1", "--offline"], cwd=top,
-                   check=True, capture_output=True, env=env)
+    subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--offline"],
+        cwd=top,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
 
 
 def _workflow(text: str) -> dict[str, Any]:
@@ -104,8 +123,12 @@ def _workflow(text: str) -> dict[str, Any]:
 @pytest.mark.parametrize("platforms", [["linux"], ["linux", "windows", "macos"], ["macos"]])
 def test_generate_ci_parses_as_yaml(platforms: list[str], tmp_path: Path) -> None:
     out = tmp_path / ".github" / "workflows" / "ci.yml"
-    assert main(["generate-ci", "github", "--platform", *platforms, "--pytest", "--zig",
-                 "-o", str(out)]) == 0
+    assert (
+        main(
+            ["generate-ci", "github", "--platform", *platforms, "--pytest", "--zig", "-o", str(out)]
+        )
+        == 0
+    )
     doc = _workflow(out.read_text())
     jobs = doc["jobs"]
     assert set(jobs) == {*platforms, "sdist", "release"}
@@ -129,14 +152,20 @@ def test_generate_ci_parses_as_yaml(platforms: list[str], tmp_path: Path) -> Non
 def test_generate_ci_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate-ci", "github"]) == 0
     assert set(_workflow(capsys.readouterr().out)["jobs"]) == {
-        "linux", "windows", "macos", "sdist", "release"}
+        "linux",
+        "windows",
+        "macos",
+        "sdist",
+        "release",
+    }
 
 
 @needs_cargo
 @pytest.mark.slow
 @pytest.mark.parametrize("crate", ["pyo3-mixed", "bin-hello"])
-def test_prepare_metadata_matches_the_wheel(crate: str, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepare_metadata_matches_the_wheel(
+    crate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """prepare_metadata_for_build_wheel/_editable give the built wheel's .dist-info."""
     monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))
     monkeypatch.delenv("MWHEEL_BUILD_ARGS", raising=False)
@@ -160,11 +189,25 @@ def test_prepare_metadata_matches_the_wheel(crate: str, tmp_path: Path,
 
 @needs_cargo
 @pytest.mark.slow
-def test_build_with_sdist_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_with_sdist_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))
-    assert main(["build", "-m", str(CRATES / "bin-hello" / "Cargo.toml"), "-r", "-q",
-                 "--sdist", "-o", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "-m",
+                str(CRATES / "bin-hello" / "Cargo.toml"),
+                "-r",
+                "-q",
+                "--sdist",
+                "-o",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     built = sorted(p.name for p in tmp_path.iterdir())
     assert len(built) == 2 and built[1] == "bin_hello-1.0.0.tar.gz", built
     assert built[0].startswith("bin_hello-1.0.0-py3-none-manylinux")
@@ -194,17 +237,24 @@ python-packages = ["hello_helper"]
 
 def _rules_project(root: Path) -> Path:
     """A project with include/exclude globs and a data directory (scheme subdirectories)."""
-    files = {"extra/a.txt": "a", "extra/secret.txt": "s", "notes/n.md": "n",
-             "notes/draft.md": "d", "both.cfg": "b",
-             "payload/data/share/bin-hello/greeting.txt": "hello from data",
-             "payload/headers/hello.h": "#define HELLO 1\n",
-             "py/hello_helper/__init__.py": "GREETING = 'hi'\n", "py/stray.py": ""}
+    files = {
+        "extra/a.txt": "a",
+        "extra/secret.txt": "s",
+        "notes/n.md": "n",
+        "notes/draft.md": "d",
+        "both.cfg": "b",
+        "payload/data/share/bin-hello/greeting.txt": "hello from data",
+        "payload/headers/hello.h": "#define HELLO 1\n",
+        "py/hello_helper/__init__.py": "GREETING = 'hi'\n",
+        "py/stray.py": "",
+    }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     (root / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["mwheel"]\nbuild-backend = "mwheel"\n\n'
-        '[project]\nname = "bin-hello"\ndynamic = ["version"]\n' + _RULES)
+        '[project]\nname = "bin-hello"\ndynamic = ["version"]\n' + _RULES
+    )
     return root
 
 
@@ -220,17 +270,28 @@ def test_include_exclude_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     _rules_project(proj)
 
     def wheel_of(root: Path, out: str) -> Path:
-        return build_wheels(BuildOptions(project_dir=root, out_dir=tmp_path / out,
-                                         release=True, quiet=True,
-                                         compatibility=("linux",)))[0]
+        return build_wheels(
+            BuildOptions(
+                project_dir=root,
+                out_dir=tmp_path / out,
+                release=True,
+                quiet=True,
+                compatibility=("linux",),
+            )
+        )[0]
 
     wheel = wheel_of(proj, "tree")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
     data = "bin_hello-1.0.0.data"
-    assert {"extra/a.txt", "both.cfg", f"{data}/data/share/bin-hello/greeting.txt",
-            f"{data}/headers/hello.h", f"{data}/scripts/bin-hello",
-            "hello_helper/__init__.py"} <= names
+    assert {
+        "extra/a.txt",
+        "both.cfg",
+        f"{data}/data/share/bin-hello/greeting.txt",
+        f"{data}/headers/hello.h",
+        f"{data}/scripts/bin-hello",
+        "hello_helper/__init__.py",
+    } <= names
     assert not {"extra/secret.txt", "notes/n.md", "notes/draft.md", "stray.py"} & names
 
     sdist = build_sdist(BuildOptions(manifest_path=proj / "Cargo.toml", out_dir=tmp_path / "s"))
@@ -238,8 +299,16 @@ def test_include_exclude_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         tar.extractall(tmp_path / "u", filter="data")
         names = {n.split("/", 1)[1] for n in tar.getnames()}
     # What the wheel needs (wheel-only globs, the data directory) travels in the sdist too.
-    assert {"notes/n.md", "both.cfg", "extra/a.txt", "payload/headers/hello.h",
-            "py/hello_helper/__init__.py", "Cargo.toml", "src/main.rs", "pyproject.toml"} <= names
+    assert {
+        "notes/n.md",
+        "both.cfg",
+        "extra/a.txt",
+        "payload/headers/hello.h",
+        "py/hello_helper/__init__.py",
+        "Cargo.toml",
+        "src/main.rs",
+        "pyproject.toml",
+    } <= names
     assert "notes/draft.md" not in names
     again = wheel_of(tmp_path / "u" / "bin_hello-1.0.0", "from-sdist")
     assert again.name == wheel.name and again.read_bytes() == wheel.read_bytes()
@@ -249,8 +318,13 @@ def test_include_exclude_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     venv = python.parent.parent
     assert (venv / "share" / "bin-hello" / "greeting.txt").read_text() == "hello from data"
     assert (venv / "bin" / "bin-hello").is_file()
-    out = subprocess.run([str(python), "-c", "import hello_helper; print(hello_helper.GREETING)"],
-                         capture_output=True, text=True, check=True, cwd=venv)
+    out = subprocess.run(
+        [str(python), "-c", "import hello_helper; print(hello_helper.GREETING)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=venv,
+    )
     assert out.stdout.strip() == "hi"
 
 
@@ -260,16 +334,18 @@ def test_file_rules_stay_inside_the_project(rule: str) -> None:
         parse_tool({"include": [rule]})
 
 
-def test_extra_build_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_extra_build_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """MWHEEL_BUILD_ARGS and config_settings["build-args"] reach the build options."""
     monkeypatch.chdir(CRATES / "pyo3-mixed")
     monkeypatch.delenv("MWHEEL_BUILD_ARGS", raising=False)
     local = backend.backend_options(str(tmp_path), None)
     assert local.compatibility == ("linux",) and local.release  # as maturin's backend does
     monkeypatch.setenv("MWHEEL_BUILD_ARGS", "--strip -F extra")
-    opts = backend.backend_options(str(tmp_path), {
-        "build-args": "--compatibility manylinux_2_28 --profile dev"})
+    opts = backend.backend_options(
+        str(tmp_path), {"build-args": "--compatibility manylinux_2_28 --profile dev"}
+    )
     assert opts.strip and opts.features == ("extra",)
     assert opts.compatibility == ("manylinux_2_28",) and opts.profile == "dev"
     assert not opts.release and opts.out_dir == tmp_path
@@ -290,7 +366,8 @@ def test_cli_flags_override_tool_config(tmp_path: Path, monkeypatch: pytest.Monk
     manifest = os.path.relpath(CRATES / "bin-hello" / "Cargo.toml", proj)
     (proj / "pyproject.toml").write_text(
         f'[project]\nname = "bin-hello"\n\n[tool.mwheel]\nmanifest-path = "{manifest}"\n'
-        'bindings = "bin"\ncompatibility = "linux"\n')
+        'bindings = "bin"\ncompatibility = "linux"\n'
+    )
     monkeypatch.chdir(proj)
     monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))
     assert main(["build", "-r", "-q", "-o", "a"]) == 0

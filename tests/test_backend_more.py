@@ -38,10 +38,10 @@ from mwheel.cli import main
 
 ROOT = Path(__file__).parent.parent
 CRATES = ROOT / "fixtures" / "crates"
-TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET",
-                             Path.home() / ".cache" / "mwheel-cargo-target"))
-SELF_WHEELS = Path(os.environ.get("MWHEEL_SELF_WHEEL_CACHE",
-                                  Path.home() / ".cache" / "mwheel-self-wheel"))
+TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET", Path.home() / ".cache" / "mwheel-cargo-target"))
+SELF_WHEELS = Path(
+    os.environ.get("MWHEEL_SELF_WHEEL_CACHE", Path.home() / ".cache" / "mwheel-self-wheel")
+)
 EPOCH = "1700000000"
 
 pytestmark = [
@@ -58,8 +58,11 @@ RUNS = {
 
 def _source_digest() -> str:
     digest = hashlib.sha256()
-    files = [p for p in sorted((ROOT / "mwheel").rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts]
+    files = [
+        p
+        for p in sorted((ROOT / "mwheel").rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     for path in [*files, ROOT / "pyproject.toml"]:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -76,14 +79,26 @@ def _locked(path: Path) -> Iterator[None]:
 def _build_self_wheel(dest: Path, scratch: Path) -> None:
     # Build from a copy: setuptools writes build/ and *.egg-info into the tree it builds.
     src = scratch / "mwheel-src"
-    shutil.copytree(ROOT / "mwheel", src / "mwheel",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "mwheel", src / "mwheel", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).is_file():
             shutil.copy(ROOT / name, src / name)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                            "--disable-pip-version-check", str(src), "-w",
-                            str(scratch / "out")], capture_output=True, text=True)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            str(src),
+            "-w",
+            str(scratch / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if built.returncode != 0:
         pytest.skip(f"cannot build mwheel's own wheel (offline?): {built.stderr[-300:]}")
     os.replace(scratch / "out", dest)
@@ -106,23 +121,36 @@ def mwheel_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def env(mwheel_dist: Path) -> dict[str, str]:
     """The environment of every frontend run: mwheel on --find-links, the shared cargo cache."""
-    return {**clean_env(), "CARGO_TARGET_DIR": str(TARGET), "PIP_FIND_LINKS": str(mwheel_dist),
-            "MWHEEL_BUILD_ARGS": f"-i {shlex.quote(sys.executable)}",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "SOURCE_DATE_EPOCH": EPOCH}
+    return {
+        **clean_env(),
+        "CARGO_TARGET_DIR": str(TARGET),
+        "PIP_FIND_LINKS": str(mwheel_dist),
+        "MWHEEL_BUILD_ARGS": f"-i {shlex.quote(sys.executable)}",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "SOURCE_DATE_EPOCH": EPOCH,
+    }
 
 
 def _copy_crate(name: str, dest: Path) -> Path:
-    shutil.copytree(CRATES / name, dest,
-                    ignore=shutil.ignore_patterns("target", "*.so", "__pycache__"))
+    shutil.copytree(
+        CRATES / name, dest, ignore=shutil.ignore_patterns("target", "*.so", "__pycache__")
+    )
     return dest
 
 
 def _pip(python: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """pip (this interpreter's, aimed at ``python`` with --python), skipping when offline."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *args],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0 and "No matching distribution found for" in proc.stderr \
-            and "mwheel" not in proc.stderr.split("No matching distribution found for")[1]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if (
+        proc.returncode != 0
+        and "No matching distribution found for" in proc.stderr
+        and "mwheel" not in proc.stderr.split("No matching distribution found for")[1]
+    ):
         pytest.skip("PyPI unreachable for mwheel's dependencies")
     return proc
 
@@ -133,10 +161,12 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> None:
 
 def _run(python: Path, code: str) -> str:
     """Run ``code`` in the venv from its bin directory, where no source tree shadows it."""
-    cmd = [str(python.parent / code), "from", "a", "wheel"] if code.startswith("bin-") \
+    cmd = (
+        [str(python.parent / code), "from", "a", "wheel"]
+        if code.startswith("bin-")
         else [str(python), "-c", code]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(),
-                          cwd=python.parent)
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=clean_env(), cwd=python.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip()
 
@@ -155,8 +185,9 @@ def test_pip_install_from_tree(crate: str, tmp_path: Path, env: dict[str, str]) 
 
 
 @pytest.mark.parametrize("crate", sorted(RUNS))
-def test_pip_install_editable(crate: str, tmp_path: Path, env: dict[str, str],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pip_install_editable(
+    crate: str, tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = _copy_crate(crate, tmp_path / crate)
     python = fresh_venv(tmp_path / "venv")
     _ok(_pip(python, env, "install", "-q", "-e", str(src)))
@@ -183,8 +214,9 @@ def test_pip_install_editable(crate: str, tmp_path: Path, env: dict[str, str],
 
 
 @pytest.mark.parametrize("crate", sorted(RUNS))
-def test_sdist_pip_wheel_install(crate: str, tmp_path: Path, env: dict[str, str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdist_pip_wheel_install(
+    crate: str, tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """mwheel sdist -> pip wheel -> install -> run; the same wheel as the tree gives."""
     src = CRATES / crate
     for key in ("CARGO_TARGET_DIR", "SOURCE_DATE_EPOCH", "MWHEEL_BUILD_ARGS"):
@@ -192,8 +224,11 @@ def test_sdist_pip_wheel_install(crate: str, tmp_path: Path, env: dict[str, str]
     assert main(["sdist", "-m", str(src / "Cargo.toml"), "-o", str(tmp_path / "sdist")]) == 0
     sdist = next((tmp_path / "sdist").glob("*.tar.gz"))
     python = fresh_venv(tmp_path / "venv")
-    _ok(_pip(python, env, "wheel", "-q", "--no-deps", str(sdist), "-w",
-             str(tmp_path / "from-sdist")))
+    _ok(
+        _pip(
+            python, env, "wheel", "-q", "--no-deps", str(sdist), "-w", str(tmp_path / "from-sdist")
+        )
+    )
     from_sdist = next((tmp_path / "from-sdist").glob("*.whl"))
     # The tree's wheel, made by the same hook pip calls, in this process.
     monkeypatch.chdir(src)
@@ -213,14 +248,20 @@ def test_python_m_build(tmp_path: Path, env: dict[str, str]) -> None:
     """``python -m build``: an sdist, then a wheel built from that sdist, both isolated."""
     pytest.importorskip("build")
     src = _copy_crate("bin-hello", tmp_path / "bin-hello")
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"),
-                           str(src)], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(tmp_path / "dist"), str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0 and "No matching distribution found" in proc.stdout + proc.stderr:
         pytest.skip("PyPI unreachable for mwheel's dependencies")
     _ok(proc)
     built = sorted(p.name for p in (tmp_path / "dist").iterdir())
-    assert built == [f"bin_hello-1.0.0-py3-none-linux_{platform.machine()}.whl",
-                     "bin_hello-1.0.0.tar.gz"]
+    assert built == [
+        f"bin_hello-1.0.0-py3-none-linux_{platform.machine()}.whl",
+        "bin_hello-1.0.0.tar.gz",
+    ]
     with tarfile.open(tmp_path / "dist" / built[1]) as tar:
         assert "bin_hello-1.0.0/pyproject.toml" in tar.getnames()
     python = fresh_venv(tmp_path / "venv")

@@ -47,10 +47,17 @@ CASES: dict[str, tuple[Callable[[Members], Members], dict[str, object], int, str
     ),
     "duplicate": (lambda m: [*m, m[0]], {}, 3, "appears twice"),
     "record-hash": (_edit("__init__.py", lambda d: d + b"#"), {"rerecord": False}, 3, "RECORD"),
-    "record-size": (_edit("/RECORD", lambda d: d.replace(b"__init__.py,sha256=",
-                                                         b"__init__.py,sha256=", 1)
-                          .replace(b",34\n", b",35\n", 1)), {"rerecord": False}, 3,
-                    "RECORD says"),
+    "record-size": (
+        _edit(
+            "/RECORD",
+            lambda d: d.replace(b"__init__.py,sha256=", b"__init__.py,sha256=", 1).replace(
+                b",34\n", b",35\n", 1
+            ),
+        ),
+        {"rerecord": False},
+        3,
+        "RECORD says",
+    ),
     "no-wheel-file": (_drop(".dist-info/WHEEL"), {}, 3, "WHEEL is missing"),
     "no-record": (_drop(".dist-info/RECORD"), {"rerecord": False}, 3, "RECORD is missing"),
     "no-metadata": (_drop(".dist-info/METADATA"), {}, 3, "METADATA is missing"),

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from venvs import clean_env, fresh_venv, pip_install
@@ -25,8 +26,7 @@ from mwheel.errors import BuildError
 from mwheel.tags import PlatformTag
 
 CRATES = Path(__file__).parent.parent / "fixtures" / "crates"
-TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET",
-                             Path.home() / ".cache" / "mwheel-cargo-target"))
+TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET", Path.home() / ".cache" / "mwheel-cargo-target"))
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,9 +43,15 @@ CASES = {
 }
 
 
-def build(crate: str, out: Path, **kw: object) -> list[Path]:
-    opts = BuildOptions(manifest_path=CRATES / crate / "Cargo.toml", out_dir=out,
-                        release=True, quiet=True, target_dir=TARGET, **kw)  # type: ignore[arg-type]
+def build(crate: str, out: Path, **kw: Any) -> list[Path]:
+    opts = BuildOptions(
+        manifest_path=CRATES / crate / "Cargo.toml",
+        out_dir=out,
+        release=True,
+        quiet=True,
+        target_dir=TARGET,
+        **kw,
+    )
     return build_wheels(opts)
 
 
@@ -60,8 +66,9 @@ def _run(python: Path, code: str) -> str:
     else:
         cmd = [str(python), "-c", code]
     # Run from an empty directory so nothing from the source tree shadows the install.
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, env=clean_env(),
-                          cwd=python.parent).stdout
+    return subprocess.run(
+        cmd, check=True, capture_output=True, text=True, env=clean_env(), cwd=python.parent
+    ).stdout
 
 
 @pytest.mark.parametrize("crate", sorted(CASES))
@@ -141,9 +148,23 @@ def test_too_old_without_zig_names_symbols(tmp_path: Path) -> None:
 def test_same_or_better_tags_than_maturin(crate: str, tmp_path: Path) -> None:
     ours = build(crate, tmp_path / "ours")[0]
     env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET) + "-maturin"}
-    subprocess.run(["maturin", "build", "--release", "-q", "-i", sys.executable,
-                    "-m", str(CRATES / crate / "Cargo.toml"), "-o", str(tmp_path / "theirs")],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [
+            "maturin",
+            "build",
+            "--release",
+            "-q",
+            "-i",
+            sys.executable,
+            "-m",
+            str(CRATES / crate / "Cargo.toml"),
+            "-o",
+            str(tmp_path / "theirs"),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     theirs = next((tmp_path / "theirs").glob("*.whl"))
     mine = audit_wheel(ours)
     assert mine.compliant, mine.findings

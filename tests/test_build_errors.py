@@ -13,8 +13,7 @@ from mwheel.cli import main
 from mwheel.errors import ConfigError
 
 CRATES = Path(__file__).parent.parent / "fixtures" / "crates"
-TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET",
-                             Path.home() / ".cache" / "mwheel-cargo-target"))
+TARGET = Path(os.environ.get("MWHEEL_CARGO_TARGET", Path.home() / ".cache" / "mwheel-cargo-target"))
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
 
@@ -43,23 +42,30 @@ def test_missing_cargo_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 @needs_cargo
 @pytest.mark.slow
-def test_no_cdylib_or_bin(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_cdylib_or_bin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))
-    manifest = _crate(tmp_path / "rlib", '[package]\nname = "rlib-only"\nversion = "0.1.0"\n'
-                      'edition = "2021"\n', {"src/lib.rs": "pub fn f() {}\n"})
+    manifest = _crate(
+        tmp_path / "rlib",
+        '[package]\nname = "rlib-only"\nversion = "0.1.0"\nedition = "2021"\n',
+        {"src/lib.rs": "pub fn f() {}\n"},
+    )
     line = _fails(["-m", str(manifest)], capsys, 7)
     assert "neither a cdylib nor a bin target" in line
 
 
 @needs_cargo
 @pytest.mark.slow
-def test_compile_error_shows_cargo_diagnostics(tmp_path: Path,
-                                               capfd: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_error_shows_cargo_diagnostics(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))
-    manifest = _crate(tmp_path / "broken", '[package]\nname = "broken-bin"\nversion = "0.1.0"\n'
-                      'edition = "2021"\n', {"src/main.rs": "fn main() { let x: u8 = ; }\n"})
+    manifest = _crate(
+        tmp_path / "broken",
+        '[package]\nname = "broken-bin"\nversion = "0.1.0"\nedition = "2021"\n',
+        {"src/main.rs": "fn main() { let x: u8 = ; }\n"},
+    )
     assert main(["build", "-m", str(manifest), "-o", str(tmp_path / "out")]) == 7
     err = capfd.readouterr().err
     assert "error: expected expression" in err  # cargo's own rendering, passed through
@@ -69,20 +75,27 @@ def test_compile_error_shows_cargo_diagnostics(tmp_path: Path,
 
 
 def test_unknown_tag(capsys: pytest.CaptureFixture[str]) -> None:
-    line = _fails(["-m", str(CRATES / "bin-hello" / "Cargo.toml"),
-                   "--compatibility", "manylinux_9_99"], capsys, 2)
+    line = _fails(
+        ["-m", str(CRATES / "bin-hello" / "Cargo.toml"), "--compatibility", "manylinux_9_99"],
+        capsys,
+        2,
+    )
     assert "manylinux_9_99" in line
 
 
 @needs_cargo
 def test_no_interpreter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    line = _fails(["-m", str(CRATES / "pyo3-abi3" / "Cargo.toml"),
-                   "-i", str(tmp_path / "no-such-python")], capsys, 7)
+    line = _fails(
+        ["-m", str(CRATES / "pyo3-abi3" / "Cargo.toml"), "-i", str(tmp_path / "no-such-python")],
+        capsys,
+        7,
+    )
     assert "no-such-python" in line
 
 
-def test_find_interpreter_finds_none(capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_find_interpreter_finds_none(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from mwheel.build.interpreters import find_interpreters
     from mwheel.errors import BuildError
 
@@ -91,21 +104,25 @@ def test_find_interpreter_finds_none(capsys: pytest.CaptureFixture[str],
         find_interpreters((), search=True)
 
 
-@pytest.mark.parametrize("table, key", [
-    ({"bindngs": "pyo3"}, "bindngs"),
-    ({"strip": "yes"}, "strip"),
-    ({"features": 3}, "features"),
-    ({"bindings": "swig"}, "bindings"),
-    ({"include": [{"path": "x", "format": "exe"}]}, "include.format"),
-])
+@pytest.mark.parametrize(
+    "table, key",
+    [
+        ({"bindngs": "pyo3"}, "bindngs"),
+        ({"strip": "yes"}, "strip"),
+        ({"features": 3}, "features"),
+        ({"bindings": "swig"}, "bindings"),
+        ({"include": [{"path": "x", "format": "exe"}]}, "include.format"),
+    ],
+)
 def test_config_errors_name_the_key(table: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_tool(table)
     assert key in info.value.message and info.value.exit_code == 8
 
 
-def test_config_error_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_error_from_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.mwheel]\nmodule_name = 'x'\n")
     (tmp_path / "Cargo.toml").write_text("[package]\nname='x'\nversion='0.1.0'\n")
     monkeypatch.chdir(tmp_path)
@@ -113,17 +130,24 @@ def test_config_error_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "module_name" in line
 
 
-@pytest.mark.parametrize("tool, words", [
-    ("strip = 'yes'", ["strip", "true or false"]),
-    ("features = 3", ["features", "list of strings"]),
-    ("python-source = 'no-such-dir'", ["python-source", "no such directory"]),
-    ("data = 'missing-data'", ["data", "no such directory"]),
-    ("python-source = '../elsewhere'", ["python-source", "inside the project"]),
-    ("manifest-path = 'rust/Cargo.toml'", ["rust/Cargo.toml", "no Cargo.toml found"]),
-])
-def test_bad_config_one_line(tool: str, words: list[str], tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "tool, words",
+    [
+        ("strip = 'yes'", ["strip", "true or false"]),
+        ("features = 3", ["features", "list of strings"]),
+        ("python-source = 'no-such-dir'", ["python-source", "no such directory"]),
+        ("data = 'missing-data'", ["data", "no such directory"]),
+        ("python-source = '../elsewhere'", ["python-source", "inside the project"]),
+        ("manifest-path = 'rust/Cargo.toml'", ["rust/Cargo.toml", "no Cargo.toml found"]),
+    ],
+)
+def test_bad_config_one_line(
+    tool: str,
+    words: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Each mistake is caught before cargo runs, with one line naming the key or file."""
     (tmp_path / "pyproject.toml").write_text(f"[project]\nname = 'x'\n\n[tool.mwheel]\n{tool}\n")
     (tmp_path / "Cargo.toml").write_text("[package]\nname='x'\nversion='0.1.0'\n")

@@ -49,20 +49,34 @@ def oracle(data: bytes) -> dict[str, object]:
                 seen = versions.setdefault(need.name, [])
                 seen += [a.name for a in auxes if a.name not in seen]
     dynsym = f.get_section_by_name(".dynsym")
-    undefined = sorted(s.name for s in dynsym.iter_symbols()
-                       if s["st_shndx"] == "SHN_UNDEF" and s.name) if dynsym else []
-    return {"needed": needed, "rpath": rpath, "runpath": runpath, "soname": soname,
-            "versions": versions, "undefined": undefined,
-            "machine": f.header["e_machine"]}
+    undefined = (
+        sorted(s.name for s in dynsym.iter_symbols() if s["st_shndx"] == "SHN_UNDEF" and s.name)
+        if dynsym
+        else []
+    )
+    return {
+        "needed": needed,
+        "rpath": rpath,
+        "runpath": runpath,
+        "soname": soname,
+        "versions": versions,
+        "undefined": undefined,
+        "machine": f.header["e_machine"],
+    }
 
 
 def ours(name: str, data: bytes) -> dict[str, object]:
     b = read_elf(name, data)
     assert b.elf is not None
-    return {"needed": list(b.dependencies), "rpath": list(b.elf.rpath),
-            "runpath": list(b.elf.runpath), "soname": b.elf.soname,
-            "versions": {lib: list(v) for lib, v in b.elf.version_needs},
-            "undefined": sorted(s.name for s in b.imported), "machine": b.elf.machine}
+    return {
+        "needed": list(b.dependencies),
+        "rpath": list(b.elf.rpath),
+        "runpath": list(b.elf.runpath),
+        "soname": b.elf.soname,
+        "versions": {lib: list(v) for lib, v in b.elf.version_needs},
+        "undefined": sorted(s.name for s in b.imported),
+        "machine": b.elf.machine,
+    }
 
 
 def elf_members(wheel: Path) -> list[tuple[str, bytes]]:
@@ -74,8 +88,9 @@ def elf_members(wheel: Path) -> list[tuple[str, bytes]]:
 @pytest.mark.parametrize("name", LinuxFixture.names())
 def test_fixture_elves_match_pyelftools(name: str, tmp_path: Path) -> None:
     fx = build_linux_fixture(name, tmp_path)
-    files = elf_members(fx.wheel) + [(str(p), p.read_bytes()) for d in fx.lib_dirs
-                                     for p in d.iterdir() if p.is_file()]
+    files = elf_members(fx.wheel) + [
+        (str(p), p.read_bytes()) for d in fx.lib_dirs for p in d.iterdir() if p.is_file()
+    ]
     for member, data in files:
         assert ours(member, data) == oracle(data), member
 

@@ -39,16 +39,27 @@ def test_fuzz_budget(target: str, tmp_path: Path) -> None:
     pytest.importorskip("atheris")
     seeds = seed_dir(tmp_path, target)
     proc = subprocess.run(
-        [sys.executable, str(HARNESS), target, "-runs=1500", "-max_len=65536",
-         f"-artifact_prefix={tmp_path}/", str(seeds)],
-        capture_output=True, text=True, cwd=tmp_path, check=False, timeout=600)
+        [
+            sys.executable,
+            str(HARNESS),
+            target,
+            "-runs=1500",
+            "-max_len=65536",
+            f"-artifact_prefix={tmp_path}/",
+            str(seeds),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=600,
+    )
     crashes = list(tmp_path.glob("crash-*")) + list(tmp_path.glob("timeout-*"))
     assert proc.returncode == 0 and not crashes, proc.stderr[-3000:]
 
 
 def regression_inputs() -> list[Path]:
-    return sorted(p for p in REGRESSIONS.rglob("*") if p.is_file()) if REGRESSIONS.exists() \
-        else []
+    return sorted(p for p in REGRESSIONS.rglob("*") if p.is_file()) if REGRESSIONS.exists() else []
 
 
 @pytest.mark.parametrize("case", regression_inputs(), ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -28,8 +28,7 @@ SRC = Path(__file__).resolve().parents[1] / "fixtures" / "macos"
 
 
 def wheel_of(tmp: Path, tag: str, members: dict[str, bytes]) -> Path:
-    return make_wheel(tmp, "pkg", "1.0", f"cp311-cp311-{tag}",
-                      {"pkg/__init__.py": b"", **members})
+    return make_wheel(tmp, "pkg", "1.0", f"cp311-cp311-{tag}", {"pkg/__init__.py": b"", **members})
 
 
 def codes(report: WheelReport, severity: str = "error") -> list[tuple[str, str | None]]:
@@ -65,8 +64,10 @@ def unsigned(data: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MacFixture]:
     root = tmp_path_factory.mktemp("macos-audit")
-    return {n: build_macos_fixture(n, root / n)
-            for n in ("clean", "absolute", "libpath", "chain", "thin")}
+    return {
+        n: build_macos_fixture(n, root / n)
+        for n in ("clean", "absolute", "libpath", "chain", "thin")
+    }
 
 
 def test_clean_wheel_is_compliant(fixtures: dict[str, MacFixture]) -> None:
@@ -95,7 +96,8 @@ def test_leaf_install_name_needs_lib_path(fixtures: dict[str, MacFixture]) -> No
     assert missing.repair_tag is None
     found = audit_wheel(fx.wheel, AuditOptions(lib_paths=tuple(fx.lib_dirs)))
     assert found.external_libraries == {
-        "libmwlibpath.dylib": str(fx.lib_dirs[0] / "libmwlibpath.dylib")}
+        "libmwlibpath.dylib": str(fx.lib_dirs[0] / "libmwlibpath.dylib")
+    }
 
 
 def test_chain_through_host_rpath(fixtures: dict[str, MacFixture]) -> None:
@@ -125,16 +127,24 @@ def test_version_min_macosx_too_high(tmp_path: Path) -> None:
     wheel = wheel_of(tmp_path, "macosx_10_9_x86_64", {EXT: clean(X86_64_1012)})
     report = audit_wheel(wheel)
     assert [(f.code, f.details) for f in report.findings if f.severity == "error"] == [
-        ("macos-version-too-high", (("arch", "x86_64"), ("minos", "10.12"),
-                                    ("command", "LC_VERSION_MIN_MACOSX")))]
+        (
+            "macos-version-too-high",
+            (("arch", "x86_64"), ("minos", "10.12"), ("command", "LC_VERSION_MIN_MACOSX")),
+        )
+    ]
     assert report.best_tag == "macosx_10_12_x86_64"
 
 
 def test_macos_11_and_later_tags_are_major_zero(tmp_path: Path) -> None:
     """pip offers macosx_11_0 to every macOS 11.x: a binary for 11.3 honours it."""
-    ext = compile_c([SRC / "clean_ext.c"], "_ext.so", compiler="zig",
-                    target="aarch64-macos.11.3", include_python=False,
-                    extra_args=["-Wl,-undefined,dynamic_lookup"]).read_bytes()
+    ext = compile_c(
+        [SRC / "clean_ext.c"],
+        "_ext.so",
+        compiler="zig",
+        target="aarch64-macos.11.3",
+        include_python=False,
+        extra_args=["-Wl,-undefined,dynamic_lookup"],
+    ).read_bytes()
     report = audit_wheel(wheel_of(tmp_path, "macosx_11_0_arm64", {EXT: ext}))
     assert report.compliant and report.best_tag == "macosx_11_0_arm64"
     assert mac_policy().normalize((12, 4, 1)) == (12, 0)
@@ -147,8 +157,9 @@ def test_universal2_arm64_slice_does_not_raise_the_version(tmp_path: Path) -> No
     report = audit_wheel(wheel_of(tmp_path, "macosx_10_12_universal2", {EXT: fat}))
     assert report.compliant and report.best_tag == "macosx_10_12_universal2"
     lower = audit_wheel(wheel_of(tmp_path / "b", "macosx_10_9_universal2", {EXT: fat}))
-    assert [(f.code, dict(f.details).get("arch")) for f in lower.findings
-            if f.severity == "error"] == [("macos-version-too-high", "x86_64")]
+    assert [
+        (f.code, dict(f.details).get("arch")) for f in lower.findings if f.severity == "error"
+    ] == [("macos-version-too-high", "x86_64")]
 
 
 def test_missing_architecture(tmp_path: Path) -> None:
@@ -176,19 +187,34 @@ def test_rpath_inherited_from_the_loader(tmp_path: Path) -> None:
     """dyld tries the LC_RPATHs of every image up the loader chain: libouter loads
     @rpath/libmwinner.dylib and has no LC_RPATH; the extension's @loader_path/.dylibs
     finds it."""
-    inner = compile_c([SRC / "chain_inner.c"], "libmwinner.dylib", compiler="zig",
-                      target=ARM64_11, include_python=False,
-                      extra_args=["-Wl,-install_name,@rpath/libmwinner.dylib"])
-    outer = compile_c([SRC / "chain_outer.c"], "libmwouter.dylib", compiler="zig",
-                      target=ARM64_11, include_python=False, libs=["mwinner"],
-                      lib_dirs=[inner.parent],
-                      extra_args=["-Wl,-install_name,@rpath/libmwouter.dylib"])
+    inner = compile_c(
+        [SRC / "chain_inner.c"],
+        "libmwinner.dylib",
+        compiler="zig",
+        target=ARM64_11,
+        include_python=False,
+        extra_args=["-Wl,-install_name,@rpath/libmwinner.dylib"],
+    )
+    outer = compile_c(
+        [SRC / "chain_outer.c"],
+        "libmwouter.dylib",
+        compiler="zig",
+        target=ARM64_11,
+        include_python=False,
+        libs=["mwinner"],
+        lib_dirs=[inner.parent],
+        extra_args=["-Wl,-install_name,@rpath/libmwouter.dylib"],
+    )
     ext = extension("chain_ext.c", ARM64_11, [outer], ["-Wl,-rpath,@loader_path/.dylibs"])
-    members = {EXT: ext.read_bytes(), "pkg/.dylibs/libmwouter.dylib": outer.read_bytes(),
-               "pkg/.dylibs/libmwinner.dylib": inner.read_bytes()}
+    members = {
+        EXT: ext.read_bytes(),
+        "pkg/.dylibs/libmwouter.dylib": outer.read_bytes(),
+        "pkg/.dylibs/libmwinner.dylib": inner.read_bytes(),
+    }
     report = audit_wheel(wheel_of(tmp_path, "macosx_11_0_arm64", members))
     assert report.compliant, report.findings
     graph = report.verdicts["macos"].graph
     assert {(d.needed_by, d.member) for d in graph.dependencies if d.kind == "bundled"} == {
         (EXT, "pkg/.dylibs/libmwouter.dylib"),
-        ("pkg/.dylibs/libmwouter.dylib", "pkg/.dylibs/libmwinner.dylib")}
+        ("pkg/.dylibs/libmwouter.dylib", "pkg/.dylibs/libmwinner.dylib"),
+    }

@@ -46,8 +46,10 @@ def test_verifier_accepts_apples_own_signatures(corpus: Path) -> None:
     """The test's signature checker passes what Apple's ld wrote (psutil, bcrypt arm64), so
     its verdict on mwheel's signatures means something."""
     checked = 0
-    for name in ("psutil-5.9.8-cp38-abi3-macosx_11_0_arm64.whl",
-                 "bcrypt-4.1.3-cp39-abi3-macosx_10_12_universal2.whl"):
+    for name in (
+        "psutil-5.9.8-cp38-abi3-macosx_11_0_arm64.whl",
+        "bcrypt-4.1.3-cp39-abi3-macosx_10_12_universal2.whl",
+    ):
         with zipfile.ZipFile(corpus_wheel(corpus, name)) as zf:
             for member in zf.namelist():
                 data = zf.read(member)

@@ -122,8 +122,9 @@ THIN_CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "cmdsize past table": lambda d: _set(d, 32 + 4, "<I", 0x100000),
     "lc_str offset out of range": lambda d: _set(d, first(d, LC_LOAD_DYLIB)[0] + 8, "<I", 4000),
     "symtab out of range": lambda d: _set(d, first(d, LC_SYMTAB)[0] + 12, "<I", 0x0FFFFFFF),
-    "signature out of range": lambda d: _set(d, first(d, LC_CODE_SIGNATURE)[0] + 12, "<I",
-                                             0x7FFFFFFF),
+    "signature out of range": lambda d: _set(
+        d, first(d, LC_CODE_SIGNATURE)[0] + 12, "<I", 0x7FFFFFFF
+    ),
 }
 
 
@@ -140,8 +141,9 @@ FAT_CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "truncated fat table": lambda d: d[:20],
     "slice past end": lambda d: _set(d, 8 + 20 + 12, ">I", 0x7FFFFFF0),
     "slice inside header": lambda d: _set(d, 8 + 8, ">I", 4),
-    "overlapping slices": lambda d: _set(d, 8 + 20 + 8, ">I",
-                                         struct.unpack_from(">I", d, 8 + 8)[0]),
+    "overlapping slices": lambda d: _set(
+        d, 8 + 20 + 8, ">I", struct.unpack_from(">I", d, 8 + 8)[0]
+    ),
     "cpu type mismatch": lambda d: _set(d, 8, ">i", 0x0100000C),
     "truncated file": lambda d: d[: len(d) - 100],
 }

@@ -34,8 +34,10 @@ SYSTEM = ("/usr/lib/", "/System/")
 def slices(data: bytes) -> list[bytes]:
     if data[:4] == b"\xca\xfe\xba\xbe":
         n = struct.unpack_from(">I", data, 4)[0]
-        return [data[o : o + s] for o, s in
-                (struct.unpack_from(">8xII", data, 8 + 20 * i) for i in range(n))]
+        return [
+            data[o : o + s]
+            for o, s in (struct.unpack_from(">8xII", data, 8 + 20 * i) for i in range(n))
+        ]
     return [data]
 
 
@@ -84,8 +86,21 @@ def verify_signature(blob: bytes) -> dict[str, int | str]:
     assert magic == 0xFADE0CC0 and length <= datasize
     index = dict(struct.unpack_from(">2I", blob, dataoff + 12 + 8 * i) for i in range(count))
     cd = dataoff + index[0]
-    (cd_magic, _, version, flags, hash_off, ident_off, n_special, n_code, code_limit,
-     hash_size, hash_type, _, page_shift) = struct.unpack_from(">9I4B", blob, cd)
+    (
+        cd_magic,
+        _,
+        version,
+        flags,
+        hash_off,
+        ident_off,
+        n_special,
+        n_code,
+        code_limit,
+        hash_size,
+        hash_type,
+        _,
+        page_shift,
+    ) = struct.unpack_from(">9I4B", blob, cd)
     assert cd_magic == 0xFADE0C02 and version >= 0x20400
     assert flags & 0x2, "ad hoc"
     assert (hash_size, hash_type) == (32, 2)
@@ -96,8 +111,13 @@ def verify_signature(blob: bytes) -> dict[str, int | str]:
         want = blob[cd + hash_off + 32 * i : cd + hash_off + 32 * (i + 1)]
         assert hashlib.sha256(blob[i * page : min((i + 1) * page, code_limit)]).digest() == want
     ident = blob[cd + ident_off : blob.index(b"\0", cd + ident_off)].decode()
-    return {"flags": flags, "page_shift": page_shift, "special": n_special, "ident": ident,
-            "version": version}
+    return {
+        "flags": flags,
+        "page_shift": page_shift,
+        "special": n_special,
+        "ident": ident,
+        "version": version,
+    }
 
 
 def check_repaired(wheel: Path, fx: MacFixture) -> None:
@@ -117,8 +137,11 @@ def check_repaired(wheel: Path, fx: MacFixture) -> None:
                 if load.name.startswith(SYSTEM):
                     continue
                 assert load.name.startswith("@loader_path/"), (member, load.name)
-                target = posixpath.normpath(posixpath.join(
-                    posixpath.dirname(member), load.name.removeprefix("@loader_path/")))
+                target = posixpath.normpath(
+                    posixpath.join(
+                        posixpath.dirname(member), load.name.removeprefix("@loader_path/")
+                    )
+                )
                 assert target in machos, (member, load.name)
         for blob, s in zip(slices(data), b.macho.slices, strict=True):
             if s.arch == "arm64" or member.startswith(f"{fx.package}/.dylibs/"):
@@ -141,8 +164,9 @@ def fixture(built: Path, name: str) -> MacFixture:
 def test_repair(built: Path, name: str, tmp_path: Path) -> None:
     fx = fixture(built, name)
     before = hashlib.sha256(fx.wheel.read_bytes()).hexdigest()
-    result = repair_wheel(fx.wheel, tmp_path, RepairOptions(),
-                          AuditOptions(lib_paths=tuple(fx.lib_dirs)))
+    result = repair_wheel(
+        fx.wheel, tmp_path, RepairOptions(), AuditOptions(lib_paths=tuple(fx.lib_dirs))
+    )
     assert result.output is not None and result.report.compliant
     assert result.plan.platform_tags == (fx.repaired_tag,)
     assert result.output.name.endswith(f"-cp311-cp311-{fx.repaired_tag}.whl")
@@ -167,16 +191,16 @@ def test_require_archs_fails_clearly(built: Path, tmp_path: Path) -> None:
             repair_wheel(fx.wheel, tmp_path, RepairOptions(require_archs=archs))
         assert "libmwthin.dylib has no x86_64" in err.value.message
         assert "\n" not in err.value.message
-    code = main(["repair", str(fx.wheel), "-w", str(tmp_path), "--require-archs",
-                 "x86_64,arm64"])
+    code = main(["repair", str(fx.wheel), "-w", str(tmp_path), "--require-archs", "x86_64,arm64"])
     assert code == 6 and not list(tmp_path.glob("*.whl"))
 
 
 def test_no_header_room_fails_naming_the_member(built: Path, tmp_path: Path) -> None:
     fx = fixture(built, "tight")
     with pytest.raises(RepairError) as err:
-        repair_wheel(fx.wheel, tmp_path, RepairOptions(),
-                     AuditOptions(lib_paths=tuple(fx.lib_dirs)))
+        repair_wheel(
+            fx.wheel, tmp_path, RepairOptions(), AuditOptions(lib_paths=tuple(fx.lib_dirs))
+        )
     assert err.value.message.startswith(f"{fx.extension}: ")
     assert "fit before the first section" in err.value.message
     assert not list(tmp_path.glob("**/*.whl"))
@@ -197,8 +221,13 @@ def test_unsigned_arm64_gets_signed(tmp_path: Path) -> None:
 
     ext = unsigned(extension("clean_ext.c", ARM64_11).read_bytes())
     member = "pkg/_ext.cpython-311-darwin.so"
-    wheel = make_wheel(tmp_path, "pkg", "1.0", "cp311-cp311-macosx_11_0_arm64",
-                       {"pkg/__init__.py": b"", member: ext})
+    wheel = make_wheel(
+        tmp_path,
+        "pkg",
+        "1.0",
+        "cp311-cp311-macosx_11_0_arm64",
+        {"pkg/__init__.py": b"", member: ext},
+    )
     result = repair_wheel(wheel, tmp_path / "out")
     assert result.output is not None and result.report.compliant
     info = verify_signature(wheel_members(result.output)[member])
@@ -243,15 +272,21 @@ def test_patch_in_place_and_growing(arm64_dep: tuple[bytes, str]) -> None:
 def test_patch_rpaths_and_id(built: Path) -> None:
     fx = fixture(built, "chain")
     outer = (fx.lib_dirs[0] / "libmwouter.dylib").read_bytes()
-    edit = FileEdit("libmwouter.dylib", "macho", rpaths=("@loader_path/x",),
-                    soname="@rpath/libmwouter.dylib",
-                    replace=(("@rpath/libmwinner.dylib", "@loader_path/libmwinner.dylib"),))
+    edit = FileEdit(
+        "libmwouter.dylib",
+        "macho",
+        rpaths=("@loader_path/x",),
+        soname="@rpath/libmwouter.dylib",
+        replace=(("@rpath/libmwinner.dylib", "@loader_path/libmwinner.dylib"),),
+    )
     b = read_macho("o", patch_macho("o", outer, edit))
     assert b.macho is not None
     (s,) = b.macho.slices
     assert s.rpaths == ("@loader_path/x",) and s.install_id == "@rpath/libmwouter.dylib"
-    assert [ld.name for ld in s.loads] == ["/usr/lib/libSystem.B.dylib",
-                                          "@loader_path/libmwinner.dylib"]
+    assert [ld.name for ld in s.loads] == [
+        "/usr/lib/libSystem.B.dylib",
+        "@loader_path/libmwinner.dylib",
+    ]
 
 
 def test_patch_fat_signs_every_modified_slice(built: Path) -> None:
@@ -275,15 +310,17 @@ def test_signature_matches_the_linkers_layout() -> None:
     ours = patch_macho("_ext.so", data, FileEdit("pkg/_ext.so", "macho", extra=(("sign", True),)))
     zig, mine = verify_signature(data), verify_signature(ours)
     assert {k: v for k, v in zig.items() if k != "page_shift"} == {
-        k: v for k, v in mine.items() if k != "page_shift"}
+        k: v for k, v in mine.items() if k != "page_shift"
+    }
     assert mine["page_shift"] == 12
 
 
 def test_patch_refuses_what_it_cannot_do(arm64_dep: tuple[bytes, str]) -> None:
     data, old = arm64_dep
     with pytest.raises(RepairError, match=r"^m\.so: the .* fit before the first section"):
-        patch_macho("m.so", data, FileEdit("m.so", "macho",
-                                           replace=((old, "@loader_path/" + "x" * 8000),)))
+        patch_macho(
+            "m.so", data, FileEdit("m.so", "macho", replace=((old, "@loader_path/" + "x" * 8000),))
+        )
     with pytest.raises(RepairError, match="two-level namespace ordinals"):
         patch_macho("m.so", data, FileEdit("m.so", "macho", remove=(old,)))
     with pytest.raises(RepairError, match=r"^m\.so: cannot patch: load commands .* past"):
@@ -298,8 +335,7 @@ def test_fat_of_unchanged_slices_is_untouched(built: Path) -> None:
 
 def test_plat_may_ask_for_more_but_not_less(built: Path, tmp_path: Path) -> None:
     fx = fixture(built, "newer")
-    higher = repair_wheel(fx.wheel, tmp_path, RepairOptions(plat="macosx_14_0_arm64"),
-                          dry_run=True)
+    higher = repair_wheel(fx.wheel, tmp_path, RepairOptions(plat="macosx_14_0_arm64"), dry_run=True)
     assert higher.plan.platform_tags == ("macosx_14_0_arm64",)
     with pytest.raises(RepairError) as err:
         repair_wheel(fx.wheel, tmp_path, RepairOptions(plat="macosx_12_0_arm64"), dry_run=True)
@@ -307,8 +343,7 @@ def test_plat_may_ask_for_more_but_not_less(built: Path, tmp_path: Path) -> None
     assert "libmwnewer.dylib" in err.value.message and "13.0" in err.value.message
 
 
-def test_json_report_matches_the_schema(built: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_report_matches_the_schema(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import jsonschema
 
     fx = fixture(built, "universal2")

@@ -14,8 +14,10 @@ from mwheel.report import report_to_json
 
 
 def test_parallel_audit_equals_serial(tmp_path: Path) -> None:
-    wheels = [build_linux_fixture(n, tmp_path / n).wheel
-              for n in ("clean", "newglibc", "runpath", "musl", "cxx")]
+    wheels = [
+        build_linux_fixture(n, tmp_path / n).wheel
+        for n in ("clean", "newglibc", "runpath", "musl", "cxx")
+    ]
     seen: list[tuple[int, int]] = []
     serial = audit_wheels(wheels, AuditOptions(jobs=1))
     parallel = audit_wheels(wheels, AuditOptions(jobs=2), lambda d, t, _: seen.append((d, t)))

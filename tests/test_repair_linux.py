@@ -205,8 +205,13 @@ def test_top_level_extension_finds_its_grafts(tmp_path: Path) -> None:
 
     fx = build_linux_fixture("runpath", tmp_path / "fx")
     ext = next(d for n, d in wheel_members(fx.wheel).items() if n.endswith(".so"))
-    wheel = make_wheel(tmp_path, "mwfix_top", "1.0", "cp311-cp311-linux_x86_64",
-                       {"_ext.cpython-311-x86_64-linux-gnu.so": ext})
+    wheel = make_wheel(
+        tmp_path,
+        "mwfix_top",
+        "1.0",
+        "cp311-cp311-linux_x86_64",
+        {"_ext.cpython-311-x86_64-linux-gnu.so": ext},
+    )
     result = repair_wheel(wheel, tmp_path / "out")
     assert result.output is not None
     edit = next(e for e in result.plan.edits if e.member.startswith("_ext"))
@@ -214,6 +219,12 @@ def test_top_level_extension_finds_its_grafts(tmp_path: Path) -> None:
     after = audit_wheel(result.output, AuditOptions(host_libs=False))
     assert after.compliant
     assert not [f for f in after.findings if f.code.startswith("library-")], after.findings
-    top = LinuxFixture(wheel=result.output, lib_dirs=fx.lib_dirs, module="_ext",
-                       call="_ext.value()", expected=fx.expected, tag=fx.tag)
+    top = LinuxFixture(
+        wheel=result.output,
+        lib_dirs=fx.lib_dirs,
+        module="_ext",
+        call="_ext.value()",
+        expected=fx.expected,
+        tag=fx.tag,
+    )
     prove_import(top, result.output, tmp_path / "p")

@@ -31,8 +31,9 @@ def grafted_sonames(wheel: Path) -> set[str]:
                 assert m, name
                 rest = m["rest"]
                 # auditwheel keeps the file's full version (libffi.so.8.1.2); compare sonames
-                out.add(m["stem"] + ".so" + ("." + rest.split(".")[2] if rest.count(".") > 1
-                                             else ""))
+                out.add(
+                    m["stem"] + ".so" + ("." + rest.split(".")[2] if rest.count(".") > 1 else "")
+                )
     return out
 
 
@@ -42,12 +43,17 @@ def platform_tags(wheel: Path) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REF.exists(), reason=f"no reference auditwheel at {REF}")
-@pytest.mark.parametrize("name", ["runpath", "chain", "absrpath", "system", "newergraft",
-                                  "newglibc", "cxx"])
+@pytest.mark.parametrize(
+    "name", ["runpath", "chain", "absrpath", "system", "newergraft", "newglibc", "cxx"]
+)
 def test_same_tags_and_grafts_as_auditwheel(name: str, tmp_path: Path) -> None:
     fx = build_linux_fixture(name, tmp_path / "fx")
-    proc = subprocess.run([str(REF), "repair", "-w", str(tmp_path / "aw"), str(fx.wheel)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(REF), "repair", "-w", str(tmp_path / "aw"), str(fx.wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     theirs = next((tmp_path / "aw").glob("*.whl"))
     ours = repair_wheel(fx.wheel, tmp_path / "mw").output

@@ -52,8 +52,10 @@ def seeds(tmp_path: Path, corpus: Path | None) -> dict[str, bytes]:
     with zipfile.ZipFile(fx.wheel) as zf:
         out["elf"] = next(zf.read(n) for n in zf.namelist() if n.endswith(".so"))
     if corpus is not None:
-        for fmt, pattern, suffix in (("macho", "psutil-*macosx*arm64.whl", ".so"),
-                                     ("pe", "regex-*win32.whl", ".pyd")):
+        for fmt, pattern, suffix in (
+            ("macho", "psutil-*macosx*arm64.whl", ".so"),
+            ("pe", "regex-*win32.whl", ".pyd"),
+        ):
             found = sorted(corpus.glob(pattern))
             if found:
                 with zipfile.ZipFile(found[0]) as zf:

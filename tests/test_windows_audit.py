@@ -49,11 +49,16 @@ def test_external_chain_found_on_lib_path(fixture: WindowsFixture) -> None:
         "priv_outer.dll": str(fixture.lib_dir / "priv_outer.dll"),
         "priv_inner.dll": str(fixture.lib_dir / "priv_inner.dll"),
     }
-    external = {(f.member, dict(f.details)["library"]) for f in report.findings
-                if f.code == "windows-dll-external"}
+    external = {
+        (f.member, dict(f.details)["library"])
+        for f in report.findings
+        if f.code == "windows-dll-external"
+    }
     # The why: which binary imports it, the wheel's extension or the grafted DLL.
-    assert external == {(fixture.extension, "priv_outer.dll"),
-                        (str(fixture.lib_dir / "priv_outer.dll"), "priv_inner.dll")}
+    assert external == {
+        (fixture.extension, "priv_outer.dll"),
+        (str(fixture.lib_dir / "priv_outer.dll"), "priv_inner.dll"),
+    }
     assert report.repair_tag == "win_amd64" and report.best_tag is None
     # python3.dll, KERNEL32.dll and the api-ms-win-crt-* API sets need no bundling.
     assert not any("python3" in f.message or "KERNEL32" in f.message for f in report.findings)
@@ -68,8 +73,9 @@ def test_names_are_case_insensitive(fixture: WindowsFixture, tmp_path: Path) -> 
     assert report.external_libraries["priv_outer.dll"] == str(upper / "PRIV_OUTER.DLL")
 
 
-def test_lib_path_dll_of_another_machine_is_not_used(fixture: WindowsFixture,
-                                                     tmp_path: Path) -> None:
+def test_lib_path_dll_of_another_machine_is_not_used(
+    fixture: WindowsFixture, tmp_path: Path
+) -> None:
     wrong = tmp_path / "x86"
     wrong.mkdir()
     for name, path in build_chain("x86").items():
@@ -80,19 +86,27 @@ def test_lib_path_dll_of_another_machine_is_not_used(fixture: WindowsFixture,
 
 def test_bundled_chain_is_compliant(tmp_path: Path) -> None:
     built = build_chain("x86_64")
-    wheel = make_wheel(tmp_path, "winext", "1.0", "cp311-cp311-win_amd64", {
-        "winext/__init__.py": b"",
-        "winext/_ext.cp311-win_amd64.pyd": built["_ext.cp311-win_amd64.pyd"],
-        "winext/priv_outer.dll": built["priv_outer.dll"],  # beside the extension
-        "winext.libs/PRIV_INNER.DLL": built["priv_inner.dll"],  # in a .libs directory
-    })
+    wheel = make_wheel(
+        tmp_path,
+        "winext",
+        "1.0",
+        "cp311-cp311-win_amd64",
+        {
+            "winext/__init__.py": b"",
+            "winext/_ext.cp311-win_amd64.pyd": built["_ext.cp311-win_amd64.pyd"],
+            "winext/priv_outer.dll": built["priv_outer.dll"],  # beside the extension
+            "winext.libs/PRIV_INNER.DLL": built["priv_inner.dll"],  # in a .libs directory
+        },
+    )
     report = audit_wheel(wheel)
     assert report.compliant, report.findings
     assert report.best_tag == "win_amd64" and report.external_libraries == {}
     graph = report.verdicts["windows"].graph
     bundled = {(d.name, d.member) for d in graph.dependencies if d.kind == "bundled"}
-    assert bundled == {("priv_outer.dll", "winext/priv_outer.dll"),
-                       ("priv_inner.dll", "winext.libs/PRIV_INNER.DLL")}
+    assert bundled == {
+        ("priv_outer.dll", "winext/priv_outer.dll"),
+        ("priv_inner.dll", "winext.libs/PRIV_INNER.DLL"),
+    }
 
 
 def test_x86_wheel(tmp_path: Path) -> None:
@@ -105,28 +119,44 @@ def test_x86_wheel(tmp_path: Path) -> None:
 
 def test_machine_mismatch_with_tag(tmp_path: Path) -> None:
     built = build_chain("x86")
-    wheel = make_wheel(tmp_path, "winext", "1.0", "cp311-cp311-win_amd64", {
-        "winext/_ext.pyd": built["_ext.cp311-win32.pyd"],
-        "winext/priv_outer.dll": built["priv_outer.dll"],
-        "winext/priv_inner.dll": built["priv_inner.dll"],
-    })
+    wheel = make_wheel(
+        tmp_path,
+        "winext",
+        "1.0",
+        "cp311-cp311-win_amd64",
+        {
+            "winext/_ext.pyd": built["_ext.cp311-win32.pyd"],
+            "winext/priv_outer.dll": built["priv_outer.dll"],
+            "winext/priv_inner.dll": built["priv_inner.dll"],
+        },
+    )
     report = audit_wheel(wheel)
     mismatch = [f for f in report.findings if f.code == "architecture-mismatch"]
-    assert {f.member for f in mismatch} == {"winext/_ext.pyd", "winext/priv_outer.dll",
-                                            "winext/priv_inner.dll"}
+    assert {f.member for f in mismatch} == {
+        "winext/_ext.pyd",
+        "winext/priv_outer.dll",
+        "winext/priv_inner.dll",
+    }
     assert "x86" in mismatch[0].message and mismatch[0].tag == "win_amd64"
     assert not report.compliant and report.repair_tag is None
 
 
-@pytest.mark.parametrize(("tag", "allowed"), [("cp311-cp311-win_amd64", True),
-                                               ("cp312-cp312-win_amd64", False)])
+@pytest.mark.parametrize(
+    ("tag", "allowed"), [("cp311-cp311-win_amd64", True), ("cp312-cp312-win_amd64", False)]
+)
 def test_python_dll_must_match_the_tag(tmp_path: Path, tag: str, allowed: bool) -> None:
     built = build_chain("x86_64", python_dll="python311")
-    wheel = make_wheel(tmp_path, "winext", "1.0", tag, {
-        "winext/_ext.pyd": built["_ext.cp311-win_amd64.pyd"],
-        "winext/priv_outer.dll": built["priv_outer.dll"],
-        "winext/priv_inner.dll": built["priv_inner.dll"],
-    })
+    wheel = make_wheel(
+        tmp_path,
+        "winext",
+        "1.0",
+        tag,
+        {
+            "winext/_ext.pyd": built["_ext.cp311-win_amd64.pyd"],
+            "winext/priv_outer.dll": built["priv_outer.dll"],
+            "winext/priv_inner.dll": built["priv_inner.dll"],
+        },
+    )
     report = audit_wheel(wheel)
     wrong = [f for f in report.findings if f.code == "library-not-allowed"]
     assert report.compliant is allowed
@@ -140,10 +170,12 @@ def test_exclude_keeps_a_dll_external_on_purpose(fixture: WindowsFixture) -> Non
     assert report.compliant and not [f for f in report.findings if f.severity != "info"]
 
 
-def test_json_report_matches_schema(fixture: WindowsFixture,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["audit", "--format", "json", "--lib-path", str(fixture.lib_dir),
-                 str(fixture.wheel)])
+def test_json_report_matches_schema(
+    fixture: WindowsFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["audit", "--format", "json", "--lib-path", str(fixture.lib_dir), str(fixture.wheel)]
+    )
     doc = json.loads(capsys.readouterr().out)
     jsonschema.validate(doc, SCHEMA)
     assert code == 1
@@ -158,8 +190,9 @@ def test_policy_data_is_validated() -> None:
     assert policy.is_system("KERNEL32.dll", "x86_64")
     assert policy.is_system("api-ms-win-crt-runtime-l1-1-0.dll", "arm64")
     assert policy.is_system("ucrtbase.dll", "x86") and policy.is_system("WINSPOOL.DRV", "x86")
-    assert not policy.is_system("opengl32.dll", "arm64") and policy.is_system("opengl32.dll",
-                                                                              "x86_64")
+    assert not policy.is_system("opengl32.dll", "arm64") and policy.is_system(
+        "opengl32.dll", "x86_64"
+    )
     assert policy.runtime_kind("VCRUNTIME140_1.dll", "x86_64") == "python"
     assert policy.runtime_kind("vcruntime140_1.dll", "x86") is None
     assert policy.runtime_kind("vcomp140.dll", "x86_64") == "vc_redist"
@@ -198,11 +231,13 @@ def test_corpus_matches_delvewheel(corpus: Path, name: str) -> None:
     assert bundled == set(expected["in_wheel"])
     assert set(expected["copied"]) <= redist
     assert system == set(expected["assumed_present"]) | set(expected["copied"])
-    assumed = {dict(f.details)["library"].lower() for f in report.findings
-               if f.code == "windows-runtime-assumed"}
+    assumed = {
+        dict(f.details)["library"].lower()
+        for f in report.findings
+        if f.code == "windows-runtime-assumed"
+    }
     assert assumed == system & (redist | {"vcruntime140.dll", "vcruntime140_1.dll"})
-    assert all(f.severity == "info" for f in report.findings
-               if f.code == "windows-runtime-assumed")
+    assert all(f.severity == "info" for f in report.findings if f.code == "windows-runtime-assumed")
 
 
 @pytest.mark.corpus

@@ -34,8 +34,9 @@ def test_after_docstring_and_future_imports() -> None:
 
 def test_empty_and_comment_only_files() -> None:
     assert _body_kinds(patch_init("a", b"", LIBS, 1))[0] == "FunctionDef"
-    out = patch_init("a", b"#!/usr/bin/env python\n# -*- coding: latin-1 -*-\nX = '\xe9'\n",
-                     LIBS, 1)
+    out = patch_init(
+        "a", b"#!/usr/bin/env python\n# -*- coding: latin-1 -*-\nX = '\xe9'\n", LIBS, 1
+    )
     lines = out.split(b"\n")
     assert lines[1] == b"# -*- coding: latin-1 -*-"  # the coding line stays on line 2
     assert b"X = '\xe9'" in out  # re-encoded in the file's own encoding
@@ -67,7 +68,8 @@ def test_patch_is_a_no_op_off_windows(tmp_path: Path) -> None:
 
 
 def test_patch_on_windows_adds_the_directory_and_preloads(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Run the generated code as Windows would, recording what it asks of the OS."""
     (tmp_path / LIBS).mkdir()
     added: list[str] = []
@@ -75,8 +77,7 @@ def test_patch_on_windows_adds_the_directory_and_preloads(
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setattr(os, "add_dll_directory", added.append, raising=False)
     monkeypatch.setattr(ctypes, "WinDLL", loaded.append, raising=False)
-    _run(patch_init("i", b"", LIBS, 1, preload=("x-1234.dll",)), tmp_path / "demo" /
-         "__init__.py")
+    _run(patch_init("i", b"", LIBS, 1, preload=("x-1234.dll",)), tmp_path / "demo" / "__init__.py")
     assert added == [str(tmp_path / LIBS)]
     assert loaded == [str(tmp_path / LIBS / "x-1234.dll")]
     # Python < 3.8 (no add_dll_directory): PATH instead.

@@ -119,10 +119,10 @@ def _looping_descriptors(data: bytes) -> bytes:
     section = next(s for s in hdr.sections if s[1] <= rva < s[1] + s[2])
     end = section[3] + section[4]
     out[64:74] = b"loop.dll\0\0"
-    first = bytearray(out[at:at + 20])
+    first = bytearray(out[at : at + 20])
     struct.pack_into("<I", first, 12, 64)
     for pos in range(at, end - 19, 20):
-        out[pos:pos + 20] = first
+        out[pos : pos + 20] = first
     return bytes(out)
 
 
@@ -141,15 +141,19 @@ Corruption = Callable[[bytes], bytes]
 CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     "truncated DOS header": (lambda d: d[:40], "truncated DOS header"),
     "e_lfanew out of range": (_corrupt_e_lfanew, "e_lfanew"),
-    "truncated optional header": (lambda d: d[:_pe_offset(d) + 60], "optional header"),
-    "truncated section table": (lambda d: d[:parse_headers("x", d).section_table_offset + 50],
-                                "section table"),
+    "truncated optional header": (lambda d: d[: _pe_offset(d) + 60], "optional header"),
+    "truncated section table": (
+        lambda d: d[: parse_headers("x", d).section_table_offset + 50],
+        "section table",
+    ),
     "import directory RVA out of range": (_corrupt_import_rva, "import directory RVA"),
     "import name RVA out of range": (_corrupt_name_rva, "outside the file"),
     "looping import descriptors": (_looping_descriptors, "import directory"),
     "export names out of range": (_export_table_out_of_range, "export name table"),
-    "no PE signature": (lambda d: d[:_pe_offset(d)] + b"XX\0\0" + d[_pe_offset(d) + 4:],
-                        "no PE signature"),
+    "no PE signature": (
+        lambda d: d[: _pe_offset(d)] + b"XX\0\0" + d[_pe_offset(d) + 4 :],
+        "no PE signature",
+    ),
 }
 
 
@@ -175,7 +179,7 @@ def test_descriptor_count_is_bounded(chain: dict[str, bytes]) -> None:
     descriptor = bytearray(20)
     struct.pack_into("<I", descriptor, 12, 64)  # the name: in the DOS stub
     out[64:74] = b"loop.dll\0\0"
-    out[raw:raw + raw_size] = descriptor * (raw_size // 20) + bytes(raw_size % 20)
+    out[raw : raw + raw_size] = descriptor * (raw_size // 20) + bytes(raw_size % 20)
     struct.pack_into("<I", out, _directory_offset(out, 1), va)
     with pytest.raises(BinaryError, match="more than 4096 import descriptors"):
         read_pe("x", bytes(out))
@@ -205,10 +209,16 @@ def test_random_header_corruption_never_escapes(chain: dict[str, bytes]) -> None
             assert exc.message.startswith("fuzz.pyd: ")
 
 
-def test_malformed_member_fails_the_audit_naming_it(chain: dict[str, bytes],
-                                                    tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path, "bad", "1.0", "cp311-cp311-win_amd64",
-                       {"bad/__init__.py": b"", "bad/" + EXT: _corrupt_import_rva(chain[EXT])})
+def test_malformed_member_fails_the_audit_naming_it(
+    chain: dict[str, bytes], tmp_path: Path
+) -> None:
+    wheel = make_wheel(
+        tmp_path,
+        "bad",
+        "1.0",
+        "cp311-cp311-win_amd64",
+        {"bad/__init__.py": b"", "bad/" + EXT: _corrupt_import_rva(chain[EXT])},
+    )
     report = audit_wheel(wheel)
     assert report.error is not None and report.exit_code == 4
     assert report.error.message.startswith("bad/" + EXT)

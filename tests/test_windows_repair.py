@@ -33,8 +33,9 @@ def fixture(tmp_path_factory: pytest.TempPathFactory) -> WindowsFixture:
 def _plan(fx: WindowsFixture, options: RepairOptions | None = None) -> PlatformPlan:
     report = audit_wheel(fx.wheel, AuditOptions(lib_paths=(fx.lib_dir,)))
     assert report.context is not None
-    return WindowsPlanner().plan(report.context, report.verdicts["windows"],
-                                 options or RepairOptions())
+    return WindowsPlanner().plan(
+        report.context, report.verdicts["windows"], options or RepairOptions()
+    )
 
 
 def _sha(path: Path) -> str:
@@ -50,7 +51,9 @@ def test_plan_grafts_mangles_and_patches_init(fixture: WindowsFixture) -> None:
     inner = mangled_name("priv_inner.dll", _sha(fixture.lib_dir / "priv_inner.dll"))
     assert outer.startswith("priv_outer-") and outer.endswith(".dll") and len(outer) == 23
     assert {(g.name, g.member) for g in plan.grafts} == {
-        ("priv_outer.dll", f"winext.libs/{outer}"), ("priv_inner.dll", f"winext.libs/{inner}")}
+        ("priv_outer.dll", f"winext.libs/{outer}"),
+        ("priv_inner.dll", f"winext.libs/{inner}"),
+    }
     assert {e.member: e.replace for e in plan.edits} == {
         fixture.extension: (("priv_outer.dll", outer),),
         f"winext.libs/{outer}": (("priv_inner.dll", inner),),
@@ -111,8 +114,9 @@ def _check_imports_resolve(members: dict[str, bytes]) -> set[str]:
 
 def test_repair_end_to_end(fixture: WindowsFixture, tmp_path: Path) -> None:
     before = _sha(fixture.wheel)
-    result = repair_wheel(fixture.wheel, tmp_path / "out", RepairOptions(),
-                          AuditOptions(lib_paths=(fixture.lib_dir,)))
+    result = repair_wheel(
+        fixture.wheel, tmp_path / "out", RepairOptions(), AuditOptions(lib_paths=(fixture.lib_dir,))
+    )
     assert _sha(fixture.wheel) == before  # input untouched
     assert result.output is not None and result.report.compliant
     assert result.output.name == fixture.wheel.name
@@ -134,20 +138,46 @@ def test_repair_end_to_end(fixture: WindowsFixture, tmp_path: Path) -> None:
 
 def test_repair_x86(tmp_path: Path) -> None:
     fx = build_windows_fixture(tmp_path, "x86")
-    result = repair_wheel(fx.wheel, tmp_path / "out", RepairOptions(),
-                          AuditOptions(lib_paths=(fx.lib_dir,)))
+    result = repair_wheel(
+        fx.wheel, tmp_path / "out", RepairOptions(), AuditOptions(lib_paths=(fx.lib_dir,))
+    )
     assert result.output is not None and result.output.name.endswith("-win32.whl")
     assert len(_check_imports_resolve(wheel_members(result.output))) == 2
 
 
-def test_cli_dry_run_and_repair(fixture: WindowsFixture, tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_dry_run_and_repair(
+    fixture: WindowsFixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "wheelhouse"
-    assert main(["repair", "--dry-run", "--lib-path", str(fixture.lib_dir), "-w", str(out),
-                 str(fixture.wheel)]) == 0
+    assert (
+        main(
+            [
+                "repair",
+                "--dry-run",
+                "--lib-path",
+                str(fixture.lib_dir),
+                "-w",
+                str(out),
+                str(fixture.wheel),
+            ]
+        )
+        == 0
+    )
     assert "priv_outer" in capsys.readouterr().out and not out.exists()
-    assert main(["repair", "--no-mangle-all", "--lib-path", str(fixture.lib_dir), "-w",
-                 str(out), str(fixture.wheel)]) == 0
+    assert (
+        main(
+            [
+                "repair",
+                "--no-mangle-all",
+                "--lib-path",
+                str(fixture.lib_dir),
+                "-w",
+                str(out),
+                str(fixture.wheel),
+            ]
+        )
+        == 0
+    )
     members = wheel_members(out / fixture.wheel.name)
     assert {"winext.libs/priv_outer.dll", "winext.libs/priv_inner.dll"} <= set(members)
     assert main(["repair", "-w", str(tmp_path / "none"), str(fixture.wheel)]) == 5
@@ -155,8 +185,9 @@ def test_cli_dry_run_and_repair(fixture: WindowsFixture, tmp_path: Path,
 
 def test_top_level_extension_gets_a_pth(tmp_path: Path) -> None:
     fx = build_windows_fixture(tmp_path, members={}, extension=EXT)
-    result = repair_wheel(fx.wheel, tmp_path / "out", RepairOptions(),
-                          AuditOptions(lib_paths=(fx.lib_dir,)))
+    result = repair_wheel(
+        fx.wheel, tmp_path / "out", RepairOptions(), AuditOptions(lib_paths=(fx.lib_dir,))
+    )
     assert result.output is not None
     members = wheel_members(result.output)
     assert members["winext-mwheel-dlls.pth"] == b"import _mwheel_dlls_winext\n"
@@ -167,8 +198,9 @@ def test_top_level_extension_gets_a_pth(tmp_path: Path) -> None:
 def test_namespace_package_patches_the_first_regular_package(tmp_path: Path) -> None:
     members = {"ns/sub/__init__.py": b"# sub\n"}
     fx = build_windows_fixture(tmp_path, members=members, extension=f"ns/sub/{EXT}")
-    result = repair_wheel(fx.wheel, tmp_path / "out", RepairOptions(),
-                          AuditOptions(lib_paths=(fx.lib_dir,)))
+    result = repair_wheel(
+        fx.wheel, tmp_path / "out", RepairOptions(), AuditOptions(lib_paths=(fx.lib_dir,))
+    )
     assert result.output is not None
     init = wheel_members(result.output)["ns/sub/__init__.py"].decode()
     assert init.startswith("# sub\n")
@@ -178,8 +210,9 @@ def test_namespace_package_patches_the_first_regular_package(tmp_path: Path) -> 
 
 def test_delay_imported_graft_is_renamed_and_preloaded(tmp_path: Path) -> None:
     fx = build_windows_fixture(tmp_path, delay=True)
-    result = repair_wheel(fx.wheel, tmp_path / "out", RepairOptions(),
-                          AuditOptions(lib_paths=(fx.lib_dir,)))
+    result = repair_wheel(
+        fx.wheel, tmp_path / "out", RepairOptions(), AuditOptions(lib_paths=(fx.lib_dir,))
+    )
     assert result.output is not None
     inner = next(g.new_name for g in result.plan.grafts if g.name == "priv_inner.dll")
     outer = next(g.member for g in result.plan.grafts if g.name == "priv_outer.dll")
@@ -218,8 +251,12 @@ def test_longer_name_goes_into_a_new_section(ext_bytes: bytes, tmp_path: Path) -
     # Name RVA changed.
     hdr = parse_headers("x", ext_bytes)
     name_field = (hdr.rva_to_offset(hdr.directory(ext_bytes, 1)[0], 20, len(ext_bytes)) or 0) + 12
-    changed = {i for _, _, _, raw, size in hdr.sections for i in range(raw, raw + size)
-               if data[i] != ext_bytes[i]}
+    changed = {
+        i
+        for _, _, _, raw, size in hdr.sections
+        for i in range(raw, raw + size)
+        if data[i] != ext_bytes[i]
+    }
     assert changed and changed <= set(range(name_field, name_field + 4))
 
 
@@ -229,7 +266,7 @@ def test_patcher_refuses_what_it_cannot_do(ext_bytes: bytes, tmp_path: Path) -> 
     crowded = bytearray(ext_bytes)
     hdr = parse_headers("x", crowded)
     slot = hdr.section_table_offset + 40 * len(hdr.sections)
-    crowded[slot:slot + 8] = b"NOTFREE!"
+    crowded[slot : slot + 8] = b"NOTFREE!"
     with pytest.raises(RepairError, match="no room for another section header"):
         rename_dlls("x", bytes(crowded), {"priv_outer.dll": "priv_outer-0123456789.dll"})
     path = tmp_path / "x.pyd"
@@ -244,8 +281,9 @@ def test_patcher_refuses_what_it_cannot_do(ext_bytes: bytes, tmp_path: Path) -> 
 def test_signed_dll_loses_its_signature_and_gets_a_valid_checksum(corpus: Path) -> None:
     wheel = corpus_wheel(corpus, "scikit_learn-*-win_amd64.whl")
     data = wheel_members(wheel)["sklearn/.libs/msvcp140.dll"]
-    out = rename_dlls("msvcp140.dll", data,
-                      {"VCRUNTIME140.dll": "vcruntime140-0123456789abcdef.dll"})
+    out = rename_dlls(
+        "msvcp140.dll", data, {"VCRUNTIME140.dll": "vcruntime140-0123456789abcdef.dll"}
+    )
     b = read_pe("msvcp140.dll", out)
     assert b.pe is not None and not b.pe.has_signature
     assert b.pe.checksum == b.pe.computed_checksum != 0
@@ -258,12 +296,16 @@ def test_signed_dll_loses_its_signature_and_gets_a_valid_checksum(corpus: Path) 
 def test_delay_import_of_a_real_dll_renamed(corpus: Path) -> None:
     wheel = corpus_wheel(corpus, "llvmlite-*-win_amd64.whl")
     data = wheel_members(wheel)["llvmlite/binding/llvmlite.dll"]
-    out = rename_dlls("llvmlite.dll", data, {"OLE32.dll": "ole32-0123abcd.dll",
-                                             "msvcp140.dll": "msvcp140-0123abcd.dll"})
+    out = rename_dlls(
+        "llvmlite.dll",
+        data,
+        {"OLE32.dll": "ole32-0123abcd.dll", "msvcp140.dll": "msvcp140-0123abcd.dll"},
+    )
     pe = pefile.PE(data=out, fast_load=True)
     pe.parse_data_directories(directories=[1, 13])
-    assert [e.dll for e in pe.DIRECTORY_ENTRY_DELAY_IMPORT] == [b"SHELL32.dll",
-                                                                b"ole32-0123abcd.dll"]
+    assert [e.dll for e in pe.DIRECTORY_ENTRY_DELAY_IMPORT] == [
+        b"SHELL32.dll",
+        b"ole32-0123abcd.dll",
+    ]
     assert b"msvcp140-0123abcd.dll" in [e.dll for e in pe.DIRECTORY_ENTRY_IMPORT]
     assert not pe.get_warnings()
-

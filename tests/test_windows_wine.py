@@ -45,23 +45,31 @@ def _windows_path(path: Path) -> str:
     return "Z:" + str(path.resolve()).replace("/", "\\")
 
 
-def _load(module: Path, dirs: list[Path],
-          preload: tuple[Path, ...] = ()) -> subprocess.CompletedProcess[str]:
+def _load(
+    module: Path, dirs: list[Path], preload: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     assert WINE is not None
     prefix = cache_root() / "wineprefix"
     prefix.mkdir(parents=True, exist_ok=True)
     # No Mono/Gecko install prompts when the prefix is created.
-    env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all",
-               WINEDLLOVERRIDES="mscoree,mshtml=")
-    argv = [WINE, str(build_loader()), _windows_path(module), "ext_value",
-            *map(_windows_path, dirs), *(f"preload={_windows_path(p)}" for p in preload)]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300,
-                          check=False)
+    env = dict(
+        os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml="
+    )
+    argv = [
+        WINE,
+        str(build_loader()),
+        _windows_path(module),
+        "ext_value",
+        *map(_windows_path, dirs),
+        *(f"preload={_windows_path(p)}" for p in preload),
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
 def _repaired(fx: WindowsFixture, tmp_path: Path) -> Path:
-    result = repair_wheel(fx.wheel, tmp_path / "out", RepairOptions(),
-                          AuditOptions(lib_paths=(fx.lib_dir,)))
+    result = repair_wheel(
+        fx.wheel, tmp_path / "out", RepairOptions(), AuditOptions(lib_paths=(fx.lib_dir,))
+    )
     assert result.output is not None
     return unpack_wheel(result.output, tmp_path / "site-packages")
 

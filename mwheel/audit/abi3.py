@@ -46,13 +46,16 @@ FIRST_VERSION: Mapping[str, Version] = MappingProxyType({"abi3": (3, 2), "abi3t"
 # decide what python3.dll re-exports (CPython's Tools/build/stable_abi.py); Linux and macOS
 # have fork() and native thread ids. Py_REF_DEBUG/Py_TRACE_REFS exist only in debug builds,
 # which do not load release extensions, so they are nowhere.
-PLATFORM_MACROS: Mapping[Format, frozenset[str]] = MappingProxyType({
-    "elf": frozenset({"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"}),
-    "macho": frozenset({"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"}),
-    "pe": frozenset({"MS_WINDOWS", "PY_HAVE_THREAD_NATIVE_ID", "USE_STACKCHECK"}),
-})
+PLATFORM_MACROS: Mapping[Format, frozenset[str]] = MappingProxyType(
+    {
+        "elf": frozenset({"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"}),
+        "macho": frozenset({"HAVE_FORK", "PY_HAVE_THREAD_NATIVE_ID"}),
+        "pe": frozenset({"MS_WINDOWS", "PY_HAVE_THREAD_NATIVE_ID", "USE_STACKCHECK"}),
+    }
+)
 _PLATFORM_NAME: Mapping[Format, str] = MappingProxyType(
-    {"elf": "Linux", "macho": "macOS", "pe": "Windows"})
+    {"elf": "Linux", "macho": "macOS", "pe": "Windows"}
+)
 
 _VERSION_RE = re.compile(r"3\.(\d+)")
 _CP_RE = re.compile(r"cp3(\d+)")
@@ -102,8 +105,9 @@ def parse_stable_abi(data: Any) -> StableAbi:
         ifdef = raw.get("ifdef")
         if ifdef is not None and not isinstance(ifdef, str):
             raise PolicyError(f"stable_abi.json: {name}: 'ifdef' must be a string")
-        symbols[name] = StableSymbol(name, _parse_version(raw.get("added"), name),
-                                     raw["kind"], ifdef)
+        symbols[name] = StableSymbol(
+            name, _parse_version(raw.get("added"), name), raw["kind"], ifdef
+        )
     excluded = data.get("abi3t_excluded", [])
     if not isinstance(excluded, list) or not all(isinstance(s, str) for s in excluded):
         raise PolicyError("stable_abi.json: 'abi3t_excluded' must be a list of names")
@@ -151,8 +155,9 @@ def python_imports(binary: Binary, own: frozenset[str]) -> list[str]:
         if not sym.name.startswith(_PY_PREFIXES) or sym.name in own:
             continue
         if binary.format == "pe" and not (
-                sym.library and (_STABLE_DLL_RE.fullmatch(sym.library)
-                                 or _VERSIONED_DLL_RE.fullmatch(sym.library))):
+            sym.library
+            and (_STABLE_DLL_RE.fullmatch(sym.library) or _VERSIONED_DLL_RE.fullmatch(sym.library))
+        ):
             continue
         names.add(sym.name)
     return sorted(names)
@@ -221,39 +226,66 @@ class Abi3Rule:
             return []
         stable = "python3t.dll" if all(c.abi == "abi3t" for c in claims) else "python3.dll"
         return [
-            Finding("abi3-not-python3-dll", member,
-                    f"imports {dll}, which ties it to one CPython version, but the wheel "
-                    f"claims {claims[0].tag}: it must import {stable} instead",
-                    details=(("library", dll),))
-            for dll in binary.dependencies if _VERSIONED_DLL_RE.fullmatch(dll)
+            Finding(
+                "abi3-not-python3-dll",
+                member,
+                f"imports {dll}, which ties it to one CPython version, but the wheel "
+                f"claims {claims[0].tag}: it must import {stable} instead",
+                details=(("library", dll),),
+            )
+            for dll in binary.dependencies
+            if _VERSIONED_DLL_RE.fullmatch(dll)
         ]
 
-    def _check_symbol(self, member: str, fmt: Format, name: str,
-                      claims: list[_Claim]) -> tuple[list[Finding], Version | None]:
+    def _check_symbol(
+        self, member: str, fmt: Format, name: str, claims: list[_Claim]
+    ) -> tuple[list[Finding], Version | None]:
         """Findings for one used symbol, and the version it needs (None: not stable ABI)."""
         sym = self.abi.symbols.get(name)
         details = (("symbol", name),)
         if sym is None:
-            return [Finding("abi3-symbol-not-limited", member,
-                            f"uses {name}, which is not in the limited API, but the wheel "
-                            f"claims {claims[0].tag}", details=details)], None
+            return [
+                Finding(
+                    "abi3-symbol-not-limited",
+                    member,
+                    f"uses {name}, which is not in the limited API, but the wheel "
+                    f"claims {claims[0].tag}",
+                    details=details,
+                )
+            ], None
         if sym.ifdef is not None and sym.ifdef not in PLATFORM_MACROS[fmt]:
-            return [Finding("abi3-symbol-not-limited", member,
-                            f"uses {name}, which the stable ABI offers only where {sym.ifdef} "
-                            f"is defined, not on {_PLATFORM_NAME[fmt]}, but the wheel claims "
-                            f"{claims[0].tag}", details=details)], None
+            return [
+                Finding(
+                    "abi3-symbol-not-limited",
+                    member,
+                    f"uses {name}, which the stable ABI offers only where {sym.ifdef} "
+                    f"is defined, not on {_PLATFORM_NAME[fmt]}, but the wheel claims "
+                    f"{claims[0].tag}",
+                    details=details,
+                )
+            ], None
         out: list[Finding] = []
         for claim in claims:
             if claim.abi == "abi3t" and name in self.abi.abi3t_excluded:
-                out.append(Finding("abi3t-symbol-excluded", member,
-                                   f"uses {name}, which the free-threaded stable ABI leaves "
-                                   f"out, but the wheel claims {claim.tag}", details=details))
+                out.append(
+                    Finding(
+                        "abi3t-symbol-excluded",
+                        member,
+                        f"uses {name}, which the free-threaded stable ABI leaves "
+                        f"out, but the wheel claims {claim.tag}",
+                        details=details,
+                    )
+                )
             elif claim.version is not None and sym.added > claim.version:
-                out.append(Finding(
-                    "abi3-version-too-low", member,
-                    f"uses {name}, limited API only since {_show(sym.added)}, but the wheel "
-                    f"claims {claim.tag}",
-                    details=(*details, ("version", _show(sym.added)))))
+                out.append(
+                    Finding(
+                        "abi3-version-too-low",
+                        member,
+                        f"uses {name}, limited API only since {_show(sym.added)}, but the wheel "
+                        f"claims {claim.tag}",
+                        details=(*details, ("version", _show(sym.added))),
+                    )
+                )
         return out, sym.added
 
     @staticmethod
@@ -264,5 +296,10 @@ class Abi3Rule:
             message += " once they stop using symbols outside the limited API"
         elif claim.version is not None and needed < claim.version:
             message += f" by the symbols they import (the wheel claims {claim.tag})"
-        return Finding("abi3-minimum", None, message, severity="info",
-                       details=((f"{claim.abi}_minimum", cp_tag(needed)),))
+        return Finding(
+            "abi3-minimum",
+            None,
+            message,
+            severity="info",
+            details=((f"{claim.abi}_minimum", cp_tag(needed)),),
+        )

@@ -49,8 +49,7 @@ class _Requirement:
         # Weak imports are optional (Rust's std probes __cxa_thread_atexit_impl weakly and
         # falls back when it is missing), so only strong ones can break on an older system.
         strong = frozenset(s.name for s in binary.imported if not s.weak)
-        return cls(label, binary, libraries, {v: sorted(n) for v, n in by_version.items()},
-                   strong)
+        return cls(label, binary, libraries, {v: sorted(n) for v, n in by_version.items()}, strong)
 
 
 def _libc_of(binary: Binary) -> str | None:

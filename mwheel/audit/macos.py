@@ -29,8 +29,15 @@ from mwheel.policies import load_data
 from mwheel.tags import MACOS_ARCH_GROUPS, PlatformTag
 
 Version = tuple[int, int]
-_KEYS = {"comment", "system_prefixes", "arch_floors", "major_only_from", "tag_archs",
-         "signature_required", "dylibs_dir"}
+_KEYS = {
+    "comment",
+    "system_prefixes",
+    "arch_floors",
+    "major_only_from",
+    "tag_archs",
+    "signature_required",
+    "dylibs_dir",
+}
 
 
 @dataclass(frozen=True)
@@ -68,11 +75,14 @@ def mac_policy() -> MacPolicy:
     for key in strings:
         if not all(isinstance(v, str) for v in raw[key]):
             raise PolicyError(f"policy macos.json: {key} must be a list of strings")
-    unknown = [a for a in raw["tag_archs"] if a not in MACOS_ARCH_GROUPS
-               and a not in raw["arch_floors"]]
+    unknown = [
+        a for a in raw["tag_archs"] if a not in MACOS_ARCH_GROUPS and a not in raw["arch_floors"]
+    ]
     if unknown:
-        raise PolicyError(f"policy macos.json: tag_archs {unknown} are neither groups nor "
-                          "architectures with a floor")
+        raise PolicyError(
+            f"policy macos.json: tag_archs {unknown} are neither groups nor "
+            "architectures with a floor"
+        )
     return MacPolicy(
         system_prefixes=tuple(raw["system_prefixes"]),
         arch_floors={a: _version(v, f"arch_floors[{a}]") for a, v in raw["arch_floors"].items()},
@@ -107,8 +117,9 @@ def requirement(s: MachOSlice, policy: MacPolicy) -> Version | None:
     return need if need > policy.floor(s.arch) else None
 
 
-def best_tag(binaries: Mapping[str, Binary], policy: MacPolicy
-             ) -> tuple[PlatformTag | None, list[tuple[str, MachOSlice]]]:
+def best_tag(
+    binaries: Mapping[str, Binary], policy: MacPolicy
+) -> tuple[PlatformTag | None, list[tuple[str, MachOSlice]]]:
     """The most compatible tag for these binaries, and the slices that decide its version."""
     common: set[str] | None = None
     for b in binaries.values():
@@ -132,8 +143,9 @@ def best_tag(binaries: Mapping[str, Binary], policy: MacPolicy
     return PlatformTag("macosx", version, arch), deciders
 
 
-def tag_problems(tag: PlatformTag, binaries: Mapping[str, Binary],
-                 policy: MacPolicy) -> list[Finding]:
+def tag_problems(
+    tag: PlatformTag, binaries: Mapping[str, Binary], policy: MacPolicy
+) -> list[Finding]:
     """Why ``tag`` does not fit these binaries' slices (architectures, minimum versions)."""
     assert tag.version is not None
     out: list[Finding] = []
@@ -141,22 +153,34 @@ def tag_problems(tag: PlatformTag, binaries: Mapping[str, Binary],
     for label, b in binaries.items():
         missing = sorted(wanted - set(b.archs))
         if missing:
-            out.append(Finding("macos-architecture-missing", label,
-                               f"has no {', '.join(missing)} slice (it has "
-                               f"{', '.join(b.archs)}), which {tag.name} needs",
-                               tag=tag.name, details=(("archs", ",".join(missing)),)))
+            out.append(
+                Finding(
+                    "macos-architecture-missing",
+                    label,
+                    f"has no {', '.join(missing)} slice (it has "
+                    f"{', '.join(b.archs)}), which {tag.name} needs",
+                    tag=tag.name,
+                    details=(("archs", ",".join(missing)),),
+                )
+            )
         for s in slices_of(b):
             if s.arch not in wanted or s.minos is None:
                 continue
             if policy.normalize(s.minos) > max(tag.version, policy.floor(s.arch)):
-                out.append(Finding(
-                    "macos-version-too-high", label,
-                    f"the {s.arch} slice needs macOS {fmt(s.minos)} ({s.version_command} "
-                    f"minos), newer than {tag.name} allows",
-                    tag=tag.name,
-                    details=(("arch", s.arch), ("minos", fmt(s.minos)),
-                             ("command", s.version_command or "")),
-                ))
+                out.append(
+                    Finding(
+                        "macos-version-too-high",
+                        label,
+                        f"the {s.arch} slice needs macOS {fmt(s.minos)} ({s.version_command} "
+                        f"minos), newer than {tag.name} allows",
+                        tag=tag.name,
+                        details=(
+                            ("arch", s.arch),
+                            ("minos", fmt(s.minos)),
+                            ("command", s.version_command or ""),
+                        ),
+                    )
+                )
     return out
 
 
@@ -167,16 +191,19 @@ def load_sites(binary: Binary, name: str) -> str:
         for load in s.loads:
             if load.name == name:
                 by_cmd.setdefault(load.command, []).append(s.arch)
-    return "; ".join(f"{cmd} in the {', '.join(archs)} slice{'s' if len(archs) > 1 else ''}"
-                     for cmd, archs in by_cmd.items())
+    return "; ".join(
+        f"{cmd} in the {', '.join(archs)} slice{'s' if len(archs) > 1 else ''}"
+        for cmd, archs in by_cmd.items()
+    )
 
 
 def macho_binaries(ctx: WheelContext) -> dict[str, Binary]:
     return {m: b for m, b in ctx.binaries.items() if b.format == "macho"}
 
 
-def grafted_binaries(ctx: WheelContext, graph: DependencyGraph,
-                     excluded: frozenset[str]) -> dict[str, Binary] | None:
+def grafted_binaries(
+    ctx: WheelContext, graph: DependencyGraph, excluded: frozenset[str]
+) -> dict[str, Binary] | None:
     """The members plus every external library a repair would graft; None if one is missing."""
     out: dict[str, Binary] = dict(macho_binaries(ctx))
     for ext in graph.externals:
@@ -211,16 +238,27 @@ class MacOSRules:
 
         best, deciders = best_tag(machos, policy)
         if best is None:
-            findings.append(Finding("macos-architecture-missing", None,
-                                    "the Mach-O members share no architecture a macOS tag "
-                                    "can name", details=(("archs", ""),)))
+            findings.append(
+                Finding(
+                    "macos-architecture-missing",
+                    None,
+                    "the Mach-O members share no architecture a macOS tag can name",
+                    details=(("archs", ""),),
+                )
+            )
         elif best.version is not None and deciders:
             for label, s in deciders:
                 assert s.minos is not None
-                findings.append(Finding(
-                    "best-tag-constraint", label,
-                    f"the {s.arch} slice needs macOS {fmt(s.minos)} ({s.version_command} "
-                    f"minos), which sets {best.name}", severity="info", tag=best.name))
+                findings.append(
+                    Finding(
+                        "best-tag-constraint",
+                        label,
+                        f"the {s.arch} slice needs macOS {fmt(s.minos)} ({s.version_command} "
+                        f"minos), which sets {best.name}",
+                        severity="info",
+                        tag=best.name,
+                    )
+                )
         after = grafted_binaries(ctx, graph, excluded)
         repair = best_tag(after, policy)[0] if after is not None else None
         return PlatformVerdict(
@@ -234,8 +272,12 @@ class MacOSRules:
         )
 
     @staticmethod
-    def _dependency_findings(graph: DependencyGraph, machos: Mapping[str, Binary],
-                             excluded: frozenset[str], claimed: bool) -> list[Finding]:
+    def _dependency_findings(
+        graph: DependencyGraph,
+        machos: Mapping[str, Binary],
+        excluded: frozenset[str],
+        claimed: bool,
+    ) -> list[Finding]:
         severity: Severity = "error" if claimed else "warning"
         out: list[Finding] = []
         by_path = {e.path: e.binary for e in graph.externals if e.path and e.binary}
@@ -246,22 +288,38 @@ class MacOSRules:
             if d.name in excluded and d.kind in ("external", "missing"):
                 continue
             if d.kind == "external":
-                out.append(Finding(
-                    "macos-library-external", d.needed_by,
-                    f"loads {d.name} ({where}), found at {d.path}: outside the wheel and "
-                    "outside /usr/lib and /System; `mwheel repair` grafts it",
-                    severity=severity, details=details))
+                out.append(
+                    Finding(
+                        "macos-library-external",
+                        d.needed_by,
+                        f"loads {d.name} ({where}), found at {d.path}: outside the wheel and "
+                        "outside /usr/lib and /System; `mwheel repair` grafts it",
+                        severity=severity,
+                        details=details,
+                    )
+                )
             elif d.kind == "missing":
-                out.append(Finding(
-                    "library-not-found", d.needed_by,
-                    f"loads {d.name} ({where}), found neither in the wheel nor on the library "
-                    "path (try --lib-path)", severity=severity, details=details))
+                out.append(
+                    Finding(
+                        "library-not-found",
+                        d.needed_by,
+                        f"loads {d.name} ({where}), found neither in the wheel nor on the library "
+                        "path (try --lib-path)",
+                        severity=severity,
+                        details=details,
+                    )
+                )
             elif d.kind == "bundled" and not d.reachable:
-                out.append(Finding(
-                    "library-not-on-search-path", d.needed_by,
-                    f"loads {d.name} ({where}), bundled as {d.member} but not where dyld "
-                    "looks; `mwheel repair` rewrites the load command", severity="warning",
-                    details=details))
+                out.append(
+                    Finding(
+                        "library-not-on-search-path",
+                        d.needed_by,
+                        f"loads {d.name} ({where}), bundled as {d.member} but not where dyld "
+                        "looks; `mwheel repair` rewrites the load command",
+                        severity="warning",
+                        details=details,
+                    )
+                )
         return out
 
     @staticmethod
@@ -270,14 +328,23 @@ class MacOSRules:
         for member, b in machos.items():
             for s in slices_of(b):
                 if s.arch in policy.signature_required and not s.signed:
-                    out.append(Finding(
-                        "macos-unsigned", member,
-                        f"the {s.arch} slice has no LC_CODE_SIGNATURE: macOS refuses to load "
-                        "unsigned arm64 code; `mwheel repair` signs it ad hoc",
-                        details=(("arch", s.arch),)))
+                    out.append(
+                        Finding(
+                            "macos-unsigned",
+                            member,
+                            f"the {s.arch} slice has no LC_CODE_SIGNATURE: macOS refuses to load "
+                            "unsigned arm64 code; `mwheel repair` signs it ad hoc",
+                            details=(("arch", s.arch),),
+                        )
+                    )
                 if s.platform not in (None, "macos"):
-                    out.append(Finding(
-                        "wrong-platform", member,
-                        f"the {s.arch} slice is built for {s.platform} ({s.version_command}), "
-                        "not macOS", details=(("arch", s.arch),)))
+                    out.append(
+                        Finding(
+                            "wrong-platform",
+                            member,
+                            f"the {s.arch} slice is built for {s.platform} ({s.version_command}), "
+                            "not macOS",
+                            details=(("arch", s.arch),),
+                        )
+                    )
         return out

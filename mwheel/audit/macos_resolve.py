@@ -121,24 +121,26 @@ class MacResolver:
             if found is not None:
                 out.append(Dependency(name, member, "bundled", member=found))
             elif name in self.by_id and self.by_id[name] != member:
-                out.append(Dependency(name, member, "bundled", member=self.by_id[name],
-                                      reachable=False))
+                out.append(
+                    Dependency(name, member, "bundled", member=self.by_id[name], reachable=False)
+                )
             else:
                 path = self._on_host(name, rpaths)
-                out.append(Dependency(name, member, "external" if path else "missing",
-                                      path=path))
+                out.append(Dependency(name, member, "external" if path else "missing", path=path))
         return out
 
-    def _candidates(self, name: str, loader_dir: str, exe_dir: str | None,
-                    rpaths: list[str]) -> list[str]:
+    def _candidates(
+        self, name: str, loader_dir: str, exe_dir: str | None, rpaths: list[str]
+    ) -> list[str]:
         if name.startswith(RPATH + "/"):
             rest = name[len(RPATH) + 1 :]
             return [posixpath.normpath(posixpath.join(r, rest)) for r in rpaths]
         path = expand(name, loader_dir, exe_dir)
         return [path] if path is not None else []
 
-    def _in_wheel(self, name: str, loader_dir: str, exe_dir: str | None,
-                  rpaths: list[str]) -> str | None:
+    def _in_wheel(
+        self, name: str, loader_dir: str, exe_dir: str | None, rpaths: list[str]
+    ) -> str | None:
         for path in self._candidates(name, loader_dir, exe_dir, rpaths):
             if path.startswith("/"):
                 continue  # a host path, never a wheel member
@@ -147,15 +149,15 @@ class MacResolver:
                 return member
         return None
 
-    def _on_host(self, name: str, rpaths: list[str], beside_host_lib: bool = False
-                 ) -> str | None:
+    def _on_host(self, name: str, rpaths: list[str], beside_host_lib: bool = False) -> str | None:
         """An absolute host path for ``name``, or None. ``rpaths`` here are expanded.
 
         Absolute paths are tried unless ``--no-host-libs``, or when they come from a host
         library already chosen (its @loader_path and LC_RPATHs lead to its siblings)."""
         use_paths = self.ctx.options.host_libs or beside_host_lib
-        candidates = [p for p in self._candidates(name, "", None, rpaths)
-                      if p.startswith("/") and use_paths]
+        candidates = [
+            p for p in self._candidates(name, "", None, rpaths) if p.startswith("/") and use_paths
+        ]
         leaf = posixpath.basename(name)
         candidates += [os.path.join(d, leaf) for d in self.lib_dirs]
         for path in candidates:
@@ -174,8 +176,9 @@ class MacResolver:
             prev = externals.get(d.name)
             if prev is not None:
                 if d.needed_by not in prev.needed_by:
-                    externals[d.name] = ExternalLibrary(prev.name, prev.path, prev.binary,
-                                                        (*prev.needed_by, d.needed_by))
+                    externals[d.name] = ExternalLibrary(
+                        prev.name, prev.path, prev.binary, (*prev.needed_by, d.needed_by)
+                    )
                 continue
             lib = self._parse_host(d.path)
             externals[d.name] = ExternalLibrary(d.name, d.path, lib, (d.needed_by,))
@@ -204,4 +207,3 @@ class MacResolver:
         except (OSError, MwheelError):
             return None
         return binary if binary.format == "macho" else None
-

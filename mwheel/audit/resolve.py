@@ -50,8 +50,9 @@ class DependencyGraph:
         return [d for d in self.dependencies if d.needed_by == needed_by]
 
 
-def excluded_names(graph: DependencyGraph, globs: tuple[str, ...], *,
-                   fold_case: bool = False) -> frozenset[str]:
+def excluded_names(
+    graph: DependencyGraph, globs: tuple[str, ...], *, fold_case: bool = False
+) -> frozenset[str]:
     """Libraries kept external on purpose (``repair --exclude``).
 
     A glob matches the name as referenced or its last path component (Mach-O install names
@@ -62,6 +63,11 @@ def excluded_names(graph: DependencyGraph, globs: tuple[str, ...], *,
     fold = str.lower if fold_case else str
     patterns = [fold(g) for g in globs]
     return frozenset(
-        d.name for d in graph.dependencies
-        if any(fnmatch.fnmatchcase(fold(d.name), g)
-               or fnmatch.fnmatchcase(fold(posixpath.basename(d.name)), g) for g in patterns))
+        d.name
+        for d in graph.dependencies
+        if any(
+            fnmatch.fnmatchcase(fold(d.name), g)
+            or fnmatch.fnmatchcase(fold(posixpath.basename(d.name)), g)
+            for g in patterns
+        )
+    )

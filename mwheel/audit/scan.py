@@ -63,8 +63,9 @@ def _scan_worker(path: str, names: list[str]) -> dict[str, Binary] | MwheelError
         return exc
 
 
-def scan(archive: WheelArchive, jobs: int = 0,
-         known: Mapping[str, Binary | None] | None = None) -> dict[str, Binary]:
+def scan(
+    archive: WheelArchive, jobs: int = 0, known: Mapping[str, Binary | None] | None = None
+) -> dict[str, Binary]:
     """All binaries of the wheel by member name, in archive order.
 
     ``known`` maps members already read and verified elsewhere (a repair's raw copies of
@@ -73,8 +74,7 @@ def scan(archive: WheelArchive, jobs: int = 0,
     known = known or {}
     members = [m for m in archive.members.values() if m.name not in known]
     found = _scan_names(archive, members, jobs)
-    return {n: b for n in archive.members
-            if (b := found.get(n) or known.get(n)) is not None}
+    return {n: b for n in archive.members if (b := found.get(n) or known.get(n)) is not None}
 
 
 def _scan_names(archive: WheelArchive, members: list[Member], jobs: int) -> dict[str, Binary]:

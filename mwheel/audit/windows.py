@@ -23,7 +23,7 @@ from mwheel.tags import PlatformTag
 _RUNTIME_WHY = {
     "python": "ships with CPython",
     "vc_redist": "part of the VC++ redistributable, which CPython does not ship; bundle it "
-                 "(--lib-path) if target machines may lack it",
+    "(--lib-path) if target machines may lack it",
 }
 
 
@@ -39,8 +39,10 @@ class WindowsRules:
         pes = {m: b for m, b in ctx.binaries.items() if b.format == "pe"}
         claimed = [t for t in ctx.claimed if t.family == "win"]
         counts = Counter(b.archs[0] for b in pes.values())
-        arch = next((t.arch for t in claimed if t.arch in counts),
-                    claimed[0].arch if claimed else counts.most_common(1)[0][0])
+        arch = next(
+            (t.arch for t in claimed if t.arch in counts),
+            claimed[0].arch if claimed else counts.most_common(1)[0][0],
+        )
         tag = PlatformTag("win", None, arch)
         tag_name = tag.name if arch in ("x86", "x86_64", "arm64", "ia64") else None
         severity: Severity = "error" if claimed else "warning"
@@ -48,10 +50,16 @@ class WindowsRules:
         findings: list[Finding] = []
         for member, b in pes.items():
             if b.archs[0] != arch:
-                findings.append(Finding("architecture-mismatch", member,
-                                        f"is {b.archs[0]}, the wheel is for {arch}"
-                                        + (f" ({tag_name})" if tag_name else ""),
-                                        severity=severity, tag=tag_name))
+                findings.append(
+                    Finding(
+                        "architecture-mismatch",
+                        member,
+                        f"is {b.archs[0]}, the wheel is for {arch}"
+                        + (f" ({tag_name})" if tag_name else ""),
+                        severity=severity,
+                        tag=tag_name,
+                    )
+                )
         mismatched = bool(findings)
         resolved = WindowsResolver(ctx, windows_policy(), arch).resolve()
         excluded = excluded_names(resolved.graph, ctx.options.exclude, fold_case=True)
@@ -59,10 +67,10 @@ class WindowsRules:
 
         problems = any(f.severity == "error" for f in findings) or any(
             d.kind in ("external", "missing") and d.name not in excluded
-            for d in resolved.graph.dependencies)
+            for d in resolved.graph.dependencies
+        )
         honoured = {t.name: t.arch == arch and not problems for t in claimed}
-        missing = any(e.path is None and e.name not in excluded
-                      for e in resolved.graph.externals)
+        missing = any(e.path is None and e.name not in excluded for e in resolved.graph.externals)
         repairable = not (missing or mismatched or resolved.wrong_python)
         return PlatformVerdict(
             honoured=honoured,
@@ -75,36 +83,62 @@ class WindowsRules:
         )
 
     @staticmethod
-    def _dependency_findings(resolved: WindowsGraph, severity: Severity,
-                             tag: str | None, excluded: frozenset[str]) -> list[Finding]:
+    def _dependency_findings(
+        resolved: WindowsGraph, severity: Severity, tag: str | None, excluded: frozenset[str]
+    ) -> list[Finding]:
         out: list[Finding] = []
         for dep in resolved.graph.dependencies:
             if dep.name in excluded:
                 continue
             if dep.kind == "external":
-                out.append(Finding(
-                    "windows-dll-external", dep.needed_by,
-                    f"imports {dep.name}, which is neither in the wheel nor a Windows system "
-                    f"DLL (found at {dep.path}; `mwheel repair` bundles it)",
-                    severity=severity, tag=tag,
-                    details=(("library", dep.name), ("path", dep.path or ""))))
+                out.append(
+                    Finding(
+                        "windows-dll-external",
+                        dep.needed_by,
+                        f"imports {dep.name}, which is neither in the wheel nor a Windows system "
+                        f"DLL (found at {dep.path}; `mwheel repair` bundles it)",
+                        severity=severity,
+                        tag=tag,
+                        details=(("library", dep.name), ("path", dep.path or "")),
+                    )
+                )
             elif dep.kind == "missing":
-                out.append(Finding(
-                    "library-not-found", dep.needed_by,
-                    f"imports {dep.name}, found neither in the wheel, nor among the Windows "
-                    "system DLLs, nor on the library path (try --lib-path)",
-                    severity=severity, tag=tag, details=(("library", dep.name),)))
+                out.append(
+                    Finding(
+                        "library-not-found",
+                        dep.needed_by,
+                        f"imports {dep.name}, found neither in the wheel, nor among the Windows "
+                        "system DLLs, nor on the library path (try --lib-path)",
+                        severity=severity,
+                        tag=tag,
+                        details=(("library", dep.name),),
+                    )
+                )
         for needed_by, name in resolved.wrong_python:
-            out.append(Finding(
-                "library-not-allowed", needed_by,
-                f"imports {name}, the DLL of another Python than the wheel's tags name",
-                severity=severity, tag=tag, details=(("library", name),)))
+            out.append(
+                Finding(
+                    "library-not-allowed",
+                    needed_by,
+                    f"imports {name}, the DLL of another Python than the wheel's tags name",
+                    severity=severity,
+                    tag=tag,
+                    details=(("library", name),),
+                )
+            )
         for name, (kind, importers) in resolved.assumed.items():
-            out.append(Finding(
-                "windows-runtime-assumed", importers[0],
-                f"{name} is assumed present ({_RUNTIME_WHY[kind]}); imported by "
-                f"{_shown(importers)}",
-                severity="info", tag=tag,
-                details=(("library", name), ("runtime", kind),
-                         ("needed_by", ",".join(importers)))))
+            out.append(
+                Finding(
+                    "windows-runtime-assumed",
+                    importers[0],
+                    f"{name} is assumed present ({_RUNTIME_WHY[kind]}); imported by "
+                    f"{_shown(importers)}",
+                    severity="info",
+                    tag=tag,
+                    details=(
+                        ("library", name),
+                        ("runtime", kind),
+                        ("needed_by", ",".join(importers)),
+                    ),
+                )
+            )
         return out

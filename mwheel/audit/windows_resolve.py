@@ -59,7 +59,7 @@ class WindowsPolicy:
         return lower.startswith(self.api_set_prefixes) or lower in self.system.get(arch, ())
 
     def runtime_kind(self, name: str, arch: str) -> str | None:
-        """"python" (ships with CPython), "vc_redist" or None."""
+        """ "python" (ships with CPython), "vc_redist" or None."""
         lower = name.lower()
         if lower in self.python_runtime.get(arch, ()):
             return "python"
@@ -95,20 +95,25 @@ def parse_windows_policy(raw: Any) -> WindowsPolicy:
     common = _names(system["all"], "system_dlls.all")
     by_arch = {a: common | _names(system[a], f"system_dlls.{a}") for a in ARCHS}
     runtime = raw["runtime"]
-    if not isinstance(runtime, dict) or set(runtime) != {"python", "vc_redist"} or \
-            not isinstance(runtime["python"], dict) or set(runtime["python"]) != set(ARCHS):
+    if (
+        not isinstance(runtime, dict)
+        or set(runtime) != {"python", "vc_redist"}
+        or not isinstance(runtime["python"], dict)
+        or set(runtime["python"]) != set(ARCHS)
+    ):
         raise PolicyError("policy windows.json: runtime needs python (per arch) and vc_redist")
     python_rt = {a: _names(runtime["python"][a], f"runtime.python.{a}") for a in ARCHS}
     redist = _names(runtime["vc_redist"], "runtime.vc_redist")
     for arch in ARCHS:
         clash = by_arch[arch] & (python_rt[arch] | redist)
         if clash:
-            raise PolicyError(f"policy windows.json: {sorted(clash)} listed as both system "
-                              "and runtime")
+            raise PolicyError(
+                f"policy windows.json: {sorted(clash)} listed as both system and runtime"
+            )
     templates = raw["python_dlls"]
     if not isinstance(templates, dict) or not all(
-            isinstance(v, list) and all(isinstance(t, str) for t in v)
-            for v in templates.values()):
+        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in templates.values()
+    ):
         raise PolicyError("policy windows.json: python_dlls must map cp/pp to name lists")
     prefixes = raw["api_set_prefixes"]
     if not (isinstance(prefixes, list) and all(isinstance(p, str) for p in prefixes)):
@@ -149,9 +154,9 @@ def _machine_of(path: str) -> str | None:
     if len(head) < 64 or head[:2] != b"MZ":
         return None
     at = int.from_bytes(head[60:64], "little")
-    if at + 6 > len(head) or head[at:at + 4] != b"PE\0\0":
+    if at + 6 > len(head) or head[at : at + 4] != b"PE\0\0":
         return None
-    machine = int.from_bytes(head[at + 4:at + 6], "little")
+    machine = int.from_bytes(head[at + 4 : at + 6], "little")
     return MACHINES.get(machine, ("", ""))[1] or None
 
 
@@ -176,7 +181,8 @@ class WindowsResolver:
         assumed: dict[str, tuple[str, list[str]]] = {}
         wrong_python: list[tuple[str, str]] = []
         pending: list[tuple[str, Binary, bool]] = [
-            (m, b, False) for m, b in self.ctx.binaries.items() if b.format == "pe"]
+            (m, b, False) for m, b in self.ctx.binaries.items() if b.format == "pe"
+        ]
         while pending:
             needed_by, binary, on_host = pending.pop(0)
             for name in binary.dependencies:
@@ -200,8 +206,9 @@ class WindowsResolver:
                     assumed.setdefault(key, (runtime, []))[1].append(needed_by)
                     continue
                 path = self._on_lib_path(lower)
-                deps.append(Dependency(name, needed_by, "external" if path else "missing",
-                                       path=path))
+                deps.append(
+                    Dependency(name, needed_by, "external" if path else "missing", path=path)
+                )
                 known = next((k for k in externals if k.lower() == lower), None)
                 if known is None:
                     lib = _read_host(path) if path else None
@@ -210,11 +217,13 @@ class WindowsResolver:
                         pending.append((path, lib, True))
                 elif needed_by not in externals[known].needed_by:
                     prev = externals[known]
-                    externals[known] = ExternalLibrary(prev.name, prev.path, prev.binary,
-                                                     (*prev.needed_by, needed_by))
+                    externals[known] = ExternalLibrary(
+                        prev.name, prev.path, prev.binary, (*prev.needed_by, needed_by)
+                    )
         graph = DependencyGraph(tuple(deps), tuple(externals.values()))
-        return WindowsGraph(graph, {k: (kind, tuple(v)) for k, (kind, v) in assumed.items()},
-                            tuple(wrong_python))
+        return WindowsGraph(
+            graph, {k: (kind, tuple(v)) for k, (kind, v) in assumed.items()}, tuple(wrong_python)
+        )
 
     def _in_wheel(self, needed_by: str, lower: str, on_host: bool) -> str | None:
         candidates = self.by_name.get(lower)

@@ -25,8 +25,16 @@ from mwheel.errors import BinaryError
 _MAX_ENTRIES = 1 << 16
 
 _MACHINES = {
-    3: "EM_386", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390", 40: "EM_ARM",
-    62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV", 258: "EM_LOONGARCH",
+    3: "EM_386",
+    8: "EM_MIPS",
+    20: "EM_PPC",
+    21: "EM_PPC64",
+    22: "EM_S390",
+    40: "EM_ARM",
+    62: "EM_X86_64",
+    183: "EM_AARCH64",
+    243: "EM_RISCV",
+    258: "EM_LOONGARCH",
 }
 _ARCH = {
     ("EM_X86_64", 64): "x86_64",
@@ -101,8 +109,9 @@ class _Reader:
 
     def bytes_at(self, offset: int, size: int, what: str) -> bytes:
         if offset < 0 or size < 0 or offset + size > self.size:
-            raise self.fail(f"{what} at offset {offset} (+{size}) lies outside the file "
-                            f"({self.size} bytes)")
+            raise self.fail(
+                f"{what} at offset {offset} (+{size}) lies outside the file ({self.size} bytes)"
+            )
         return bytes(self.data[offset : offset + size])
 
     def unpack(self, fmt: str, offset: int, what: str) -> tuple[int, ...]:
@@ -129,8 +138,21 @@ def _read(r: _Reader) -> Binary:
     if ident[4] not in (1, 2) or ident[5] not in (1, 2):
         raise r.fail("bad class or byte order in e_ident")
     lay = _Layout(64 if ident[4] == 2 else 32, "<" if ident[5] == 1 else ">")
-    (e_type, e_machine, _ver, _entry, phoff, shoff, _flags, _ehsize, phentsize, phnum,
-     shentsize, shnum, _shstrndx) = r.unpack(lay.header, 16, "ELF header")
+    (
+        e_type,
+        e_machine,
+        _ver,
+        _entry,
+        phoff,
+        shoff,
+        _flags,
+        _ehsize,
+        phentsize,
+        phnum,
+        shentsize,
+        shnum,
+        _shstrndx,
+    ) = r.unpack(lay.header, 16, "ELF header")
     segments = _segments(r, lay, phoff, phentsize, phnum)
     sections = _sections(r, lay, shoff, shentsize, shnum)
 
@@ -178,8 +200,9 @@ def _read(r: _Reader) -> Binary:
     )
 
 
-def _segments(r: _Reader, lay: _Layout, phoff: int, entsize: int,
-              count: int) -> list[tuple[int, int, int, int]]:
+def _segments(
+    r: _Reader, lay: _Layout, phoff: int, entsize: int, count: int
+) -> list[tuple[int, int, int, int]]:
     """Program headers as (type, offset, vaddr, filesz)."""
     if count == 0:
         return []
@@ -196,8 +219,7 @@ def _segments(r: _Reader, lay: _Layout, phoff: int, entsize: int,
     return out
 
 
-def _sections(r: _Reader, lay: _Layout, shoff: int, entsize: int,
-              count: int) -> list[_Section]:
+def _sections(r: _Reader, lay: _Layout, shoff: int, entsize: int, count: int) -> list[_Section]:
     if count == 0 or shoff == 0:
         return []
     if entsize < struct.calcsize(lay.shdr):
@@ -227,9 +249,9 @@ def _vaddr_to_offset(segments: list[tuple[int, int, int, int]], vaddr: int) -> i
     return None
 
 
-def _dynamic(r: _Reader, lay: _Layout, sections: list[_Section],
-             segments: list[tuple[int, int, int, int]]
-             ) -> tuple[list[str], list[str], list[str], str | None]:
+def _dynamic(
+    r: _Reader, lay: _Layout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
+) -> tuple[list[str], list[str], list[str], str | None]:
     sec = next((s for s in sections if s.type == _SHT_DYNAMIC), None)
     strtab: bytes | None = None
     if sec is not None:
@@ -271,8 +293,9 @@ def _dynamic(r: _Reader, lay: _Layout, sections: list[_Section],
     return needed, rpath, runpath, soname
 
 
-def _version_needs(r: _Reader, lay: _Layout, sections: list[_Section]
-                   ) -> tuple[dict[int, tuple[str, str]], dict[str, list[str]]]:
+def _version_needs(
+    r: _Reader, lay: _Layout, sections: list[_Section]
+) -> tuple[dict[int, tuple[str, str]], dict[str, list[str]]]:
     """Version index -> (version, library), and per library its needed versions."""
     by_index: dict[int, tuple[str, str]] = {}
     needs: dict[str, list[str]] = {}
@@ -289,7 +312,8 @@ def _version_needs(r: _Reader, lay: _Layout, sections: list[_Section]
             apos = pos + aux
             for _ in range(min(count, _MAX_ENTRIES)):
                 _hash, _flags, other, name_off, anext = struct.unpack_from(
-                    lay.endian + "IHHII", raw, apos)
+                    lay.endian + "IHHII", raw, apos
+                )
                 name = r.string(strings, name_off, "version need name")
                 by_index[other & 0x7FFF] = (name, lib)
                 if name not in versions:
@@ -303,8 +327,7 @@ def _version_needs(r: _Reader, lay: _Layout, sections: list[_Section]
     return by_index, needs
 
 
-def _version_definitions(r: _Reader, lay: _Layout,
-                         sections: list[_Section]) -> dict[int, str]:
+def _version_definitions(r: _Reader, lay: _Layout, sections: list[_Section]) -> dict[int, str]:
     definitions: dict[int, str] = {}
     for sec in sections:
         if sec.type != _SHT_GNU_VERDEF:
@@ -314,7 +337,8 @@ def _version_definitions(r: _Reader, lay: _Layout,
         pos = 0
         for _ in range(min(sec.info, _MAX_ENTRIES)):
             _ver, _flags, ndx, count, _hash, aux, nxt = struct.unpack_from(
-                lay.endian + "HHHHIII", raw, pos)
+                lay.endian + "HHHHIII", raw, pos
+            )
             if count:
                 name_off = struct.unpack_from(lay.endian + "I", raw, pos + aux)[0]
                 definitions[ndx & 0x7FFF] = r.string(strings, name_off, "version definition")
@@ -324,9 +348,13 @@ def _version_definitions(r: _Reader, lay: _Layout,
     return definitions
 
 
-def _symbols(r: _Reader, lay: _Layout, sections: list[_Section],
-             need_by_index: dict[int, tuple[str, str]], definitions: dict[int, str]
-             ) -> tuple[tuple[Symbol, ...], frozenset[str]]:
+def _symbols(
+    r: _Reader,
+    lay: _Layout,
+    sections: list[_Section],
+    need_by_index: dict[int, tuple[str, str]],
+    definitions: dict[int, str],
+) -> tuple[tuple[Symbol, ...], frozenset[str]]:
     dynsym = next((s for s in sections if s.type == _SHT_DYNSYM), None)
     if dynsym is None:
         return (), frozenset()
@@ -357,20 +385,25 @@ def _symbols(r: _Reader, lay: _Layout, sections: list[_Section],
         if shndx == 0:
             version, lib = need_by_index.get(index, (None, None))
             imported.append(Symbol(name, version, lib, weak=binding == _STB_WEAK))
-        elif binding in (_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE) and (
-            st_info & 0xF
-        ) not in (_STT_SECTION, _STT_FILE):
+        elif binding in (_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE) and (st_info & 0xF) not in (
+            _STT_SECTION,
+            _STT_FILE,
+        ):
             exported.add(name)
     return tuple(imported), frozenset(exported)
 
 
-def _isa_level(r: _Reader, lay: _Layout, sections: list[_Section],
-               segments: list[tuple[int, int, int, int]]) -> int | None:
+def _isa_level(
+    r: _Reader, lay: _Layout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
+) -> int | None:
     """The x86-64 ISA level from GNU_PROPERTY_X86_ISA_1_NEEDED, if the file records one."""
     blobs = [_section_bytes(r, s, "note") for s in sections if s.type == _SHT_NOTE]
     if not sections:
-        blobs = [r.bytes_at(off, size, "PT_GNU_PROPERTY")
-                 for t, off, _v, size in segments if t == _PT_GNU_PROPERTY]
+        blobs = [
+            r.bytes_at(off, size, "PT_GNU_PROPERTY")
+            for t, off, _v, size in segments
+            if t == _PT_GNU_PROPERTY
+        ]
     align = 8 if lay.bits == 64 else 4
     level = None
     for raw in blobs:
@@ -388,8 +421,11 @@ def _isa_level(r: _Reader, lay: _Layout, sections: list[_Section],
             while p + 8 <= len(desc):
                 pr_type, pr_datasz = struct.unpack_from(lay.endian + "II", desc, p)
                 p += 8
-                if pr_type == _GNU_PROPERTY_X86_ISA_1_NEEDED and pr_datasz >= 4 \
-                        and p + 4 <= len(desc):
+                if (
+                    pr_type == _GNU_PROPERTY_X86_ISA_1_NEEDED
+                    and pr_datasz >= 4
+                    and p + 4 <= len(desc)
+                ):
                     bits = struct.unpack_from(lay.endian + "I", desc, p)[0]
                     if bits:
                         level = max(level or 0, bits.bit_length())

@@ -40,20 +40,42 @@ from mwheel.errors import BinaryError
 
 FAT_MAGICS = {mo.FAT_MAGIC: False, mo.FAT_MAGIC_64: True}  # magic -> 64-bit fat_arch entries
 # Magic bytes as they appear in the file -> (struct byte order, 64-bit header)
-_THIN = {b"\xcf\xfa\xed\xfe": ("<", True), b"\xce\xfa\xed\xfe": ("<", False),
-         b"\xfe\xed\xfa\xcf": (">", True), b"\xfe\xed\xfa\xce": (">", False)}
+_THIN = {
+    b"\xcf\xfa\xed\xfe": ("<", True),
+    b"\xce\xfa\xed\xfe": ("<", False),
+    b"\xfe\xed\xfa\xcf": (">", True),
+    b"\xfe\xed\xfa\xce": (">", False),
+}
 # A fat header lists one entry per architecture; real files have a handful. The same magic
 # starts Java class files, whose next word (the class version) is far larger.
 MAX_FAT_ARCHS = 64
 
-DYLIB_LOADS = {mo.LC_LOAD_DYLIB: "LC_LOAD_DYLIB", mo.LC_LOAD_WEAK_DYLIB: "LC_LOAD_WEAK_DYLIB",
-               mo.LC_REEXPORT_DYLIB: "LC_REEXPORT_DYLIB",
-               mo.LC_LOAD_UPWARD_DYLIB: "LC_LOAD_UPWARD_DYLIB"}
-_FILETYPES = {mo.MH_OBJECT: "MH_OBJECT", mo.MH_EXECUTE: "MH_EXECUTE", mo.MH_DYLIB: "MH_DYLIB",
-              mo.MH_BUNDLE: "MH_BUNDLE", mo.MH_DYLINKER: "MH_DYLINKER",
-              mo.MH_DYLIB_STUB: "MH_DYLIB_STUB"}
-_PLATFORMS = {1: "macos", 2: "ios", 3: "tvos", 4: "watchos", 5: "bridgeos", 6: "maccatalyst",
-              7: "iossimulator", 8: "tvossimulator", 9: "watchossimulator", 10: "driverkit"}
+DYLIB_LOADS = {
+    mo.LC_LOAD_DYLIB: "LC_LOAD_DYLIB",
+    mo.LC_LOAD_WEAK_DYLIB: "LC_LOAD_WEAK_DYLIB",
+    mo.LC_REEXPORT_DYLIB: "LC_REEXPORT_DYLIB",
+    mo.LC_LOAD_UPWARD_DYLIB: "LC_LOAD_UPWARD_DYLIB",
+}
+_FILETYPES = {
+    mo.MH_OBJECT: "MH_OBJECT",
+    mo.MH_EXECUTE: "MH_EXECUTE",
+    mo.MH_DYLIB: "MH_DYLIB",
+    mo.MH_BUNDLE: "MH_BUNDLE",
+    mo.MH_DYLINKER: "MH_DYLINKER",
+    mo.MH_DYLIB_STUB: "MH_DYLIB_STUB",
+}
+_PLATFORMS = {
+    1: "macos",
+    2: "ios",
+    3: "tvos",
+    4: "watchos",
+    5: "bridgeos",
+    6: "maccatalyst",
+    7: "iossimulator",
+    8: "tvossimulator",
+    9: "watchossimulator",
+    10: "driverkit",
+}
 # mach/machine.h (macholib only has a name table for these).
 _ABI64, _ABI64_32 = 0x01000000, 0x02000000
 _CPU_I386, _CPU_ARM, _CPU_PPC = 7, 12, 18
@@ -106,8 +128,12 @@ def arch_name(cputype: int, cpusubtype: int) -> str:
         return "x86_64h" if sub == 8 else "x86_64"
     if cputype == _CPU_ARM:
         return {9: "armv7", 11: "armv7s", 12: "armv7k"}.get(sub, "arm")
-    names = {_CPU_I386: "i386", _CPU_PPC: "ppc", _CPU_PPC | _ABI64: "ppc64",
-             _CPU_ARM | _ABI64_32: "arm64_32"}
+    names = {
+        _CPU_I386: "i386",
+        _CPU_PPC: "ppc",
+        _CPU_PPC | _ABI64: "ppc64",
+        _CPU_ARM | _ABI64_32: "arm64_32",
+    }
     return names.get(cputype, f"cpu{cputype}")
 
 
@@ -122,31 +148,37 @@ def parse_fat(member: str, data: Buffer) -> tuple[bool, tuple[FatEntry, ...]]:
         return False, (FatEntry(0, len(data), cputype, cpusubtype, 0),)
     wide = FAT_MAGICS[magic]
     if not 0 < count <= MAX_FAT_ARCHS:
-        raise BinaryError(f"{member}: not a fat Mach-O file ({count} architectures; "
-                          "a Java class file has the same magic)")
+        raise BinaryError(
+            f"{member}: not a fat Mach-O file ({count} architectures; "
+            "a Java class file has the same magic)"
+        )
     entry_size = 32 if wide else 20
     table_end = 8 + count * entry_size
     if table_end > len(data):
-        raise BinaryError(f"{member}: truncated fat header ({count} architectures, "
-                          f"{len(data)} bytes)")
+        raise BinaryError(
+            f"{member}: truncated fat header ({count} architectures, {len(data)} bytes)"
+        )
     entries = []
     for i in range(count):
         if wide:
             cputype, cpusubtype, offset, size, align, _ = struct.unpack_from(
-                ">iIQQII", data, 8 + i * 32)
+                ">iIQQII", data, 8 + i * 32
+            )
         else:
             cputype, cpusubtype, offset, size, align = struct.unpack_from(
-                ">iIIII", data, 8 + i * 20)
+                ">iIIII", data, 8 + i * 20
+            )
         if offset < table_end or offset + size > len(data) or size < 28:
-            raise BinaryError(f"{member}: fat slice #{i} (offset {offset}, size {size}) overlaps "
-                              f"the fat header or runs past the end of the file "
-                              f"({len(data)} bytes)")
+            raise BinaryError(
+                f"{member}: fat slice #{i} (offset {offset}, size {size}) overlaps "
+                f"the fat header or runs past the end of the file "
+                f"({len(data)} bytes)"
+            )
         entries.append(FatEntry(offset, size, cputype, cpusubtype, align))
     ordered = sorted(entries, key=lambda e: e.offset)
     for a, b in itertools.pairwise(ordered):
         if a.offset + a.size > b.offset:
-            raise BinaryError(f"{member}: fat slices at offsets {a.offset} and {b.offset} "
-                              "overlap")
+            raise BinaryError(f"{member}: fat slices at offsets {a.offset} and {b.offset} overlap")
     return True, tuple(entries)
 
 
@@ -164,11 +196,14 @@ def parse_slice(member: str, data: Buffer, base: int, size: int) -> SliceHeader:
     if size < header_size or base + size > len(data):
         raise BinaryError(f"{member}: truncated Mach-O header at offset {base}")
     cputype, cpusubtype, filetype, ncmds, sizeofcmds, flags = struct.unpack_from(
-        endian + "iIIIII", data, base + 4)
+        endian + "iIIIII", data, base + 4
+    )
     end = header_size + sizeofcmds
     if end > size:
-        raise BinaryError(f"{member}: load commands ({sizeofcmds} bytes) run past the end of "
-                          f"the {size}-byte slice at offset {base}")
+        raise BinaryError(
+            f"{member}: load commands ({sizeofcmds} bytes) run past the end of "
+            f"the {size}-byte slice at offset {base}"
+        )
     if ncmds > sizeofcmds // 8:
         raise BinaryError(f"{member}: {ncmds} load commands cannot fit in {sizeofcmds} bytes")
     commands = []
@@ -178,22 +213,27 @@ def parse_slice(member: str, data: Buffer, base: int, size: int) -> SliceHeader:
         if cmdsize < 8:
             raise BinaryError(f"{member}: load command #{i} (0x{cmd:x}) has cmdsize {cmdsize}")
         if pos + cmdsize > end:
-            raise BinaryError(f"{member}: load command #{i} (0x{cmd:x}, {cmdsize} bytes) runs "
-                              "past sizeofcmds")
+            raise BinaryError(
+                f"{member}: load command #{i} (0x{cmd:x}, {cmdsize} bytes) runs past sizeofcmds"
+            )
         commands.append(RawCommand(cmd, pos, cmdsize))
         pos += cmdsize
-    return SliceHeader(endian, is64, cputype, cpusubtype, filetype, flags, header_size,
-                       sizeofcmds, tuple(commands))
+    return SliceHeader(
+        endian, is64, cputype, cpusubtype, filetype, flags, header_size, sizeofcmds, tuple(commands)
+    )
 
 
-def lc_str(member: str, data: Buffer, base: int, head: SliceHeader, command: RawCommand,
-           field_at: int = 8) -> str:
+def lc_str(
+    member: str, data: Buffer, base: int, head: SliceHeader, command: RawCommand, field_at: int = 8
+) -> str:
     """The string a load command's ``lc_str`` field (at ``field_at`` in the command) names."""
     start = base + command.offset
     (name_off,) = struct.unpack_from(head.endian + "I", data, start + field_at)
     if not field_at + 4 <= name_off < command.size:
-        raise BinaryError(f"{member}: load command at offset {command.offset} names a string "
-                          f"at {name_off}, outside its {command.size} bytes")
+        raise BinaryError(
+            f"{member}: load command at offset {command.offset} names a string "
+            f"at {name_off}, outside its {command.size} bytes"
+        )
     raw = bytes(data[start + name_off : start + command.size])
     return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
@@ -209,8 +249,7 @@ def read_macho(member: str, data: Buffer) -> Binary:
     except BinaryError:
         raise
     except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as exc:
-        raise BinaryError(f"{member}: malformed Mach-O file: {type(exc).__name__}: {exc}"
-                          ) from None
+        raise BinaryError(f"{member}: malformed Mach-O file: {type(exc).__name__}: {exc}") from None
 
 
 def _read(member: str, data: Buffer) -> Binary:
@@ -237,16 +276,19 @@ def _read(member: str, data: Buffer) -> Binary:
     )
 
 
-def _read_slice(member: str, data: Buffer,
-                entry: FatEntry) -> tuple[MachOSlice, list[_Import]]:
+def _read_slice(member: str, data: Buffer, entry: FatEntry) -> tuple[MachOSlice, list[_Import]]:
     """One slice, and its undefined symbols with the library each is bound to."""
     base = entry.offset
     head = parse_slice(member, data, base, entry.size)
     if entry.align and (head.cputype, head.cpusubtype & _CPU_SUBTYPE_MASK) != (
-            entry.cputype, entry.cpusubtype & _CPU_SUBTYPE_MASK):
-        raise BinaryError(f"{member}: fat entry at offset {base} says "
-                          f"{arch_name(entry.cputype, entry.cpusubtype)}, the slice is "
-                          f"{arch_name(head.cputype, head.cpusubtype)}")
+        entry.cputype,
+        entry.cpusubtype & _CPU_SUBTYPE_MASK,
+    ):
+        raise BinaryError(
+            f"{member}: fat entry at offset {base} says "
+            f"{arch_name(entry.cputype, entry.cpusubtype)}, the slice is "
+            f"{arch_name(head.cputype, head.cpusubtype)}"
+        )
     e = head.endian
     loads: list[DylibLoad] = []
     rpaths: list[str] = []
@@ -276,16 +318,19 @@ def _read_slice(member: str, data: Buffer,
         elif c.cmd == mo.LC_CODE_SIGNATURE and c.size >= 16:
             dataoff, datasize = struct.unpack_from(e + "II", data, at + 8)
             if dataoff + datasize > entry.size:
-                raise BinaryError(f"{member}: code signature ({datasize} bytes at {dataoff}) "
-                                  f"runs past the end of the {entry.size}-byte slice")
+                raise BinaryError(
+                    f"{member}: code signature ({datasize} bytes at {dataoff}) "
+                    f"runs past the end of the {entry.size}-byte slice"
+                )
             signed = datasize > 0
         elif c.cmd == mo.LC_SYMTAB and c.size >= 24:
             symtab = struct.unpack_from(e + "IIII", data, at + 8)
         elif c.cmd == mo.LC_DYSYMTAB and c.size >= 80:
             dysymtab = struct.unpack_from(e + "IIIIII", data, at + 8)
     twolevel = bool(head.flags & mo.MH_TWOLEVEL)
-    undefined, defined = _symbols(member, data, entry, head, symtab, dysymtab,
-                                  loads if twolevel else [])
+    undefined, defined = _symbols(
+        member, data, entry, head, symtab, dysymtab, loads if twolevel else []
+    )
     return MachOSlice(
         arch=arch_name(head.cputype, head.cpusubtype),
         offset=base,
@@ -304,9 +349,15 @@ def _read_slice(member: str, data: Buffer,
     ), undefined
 
 
-def _symbols(member: str, data: Buffer, entry: FatEntry, head: SliceHeader,
-             symtab: tuple[int, ...] | None, dysymtab: tuple[int, ...] | None,
-             libraries: list[DylibLoad]) -> tuple[list[_Import], set[str]]:
+def _symbols(
+    member: str,
+    data: Buffer,
+    entry: FatEntry,
+    head: SliceHeader,
+    symtab: tuple[int, ...] | None,
+    dysymtab: tuple[int, ...] | None,
+    libraries: list[DylibLoad],
+) -> tuple[list[_Import], set[str]]:
     """Undefined externals (name, library by two-level ordinal, weak) and defined externals.
 
     An import is weak when marked N_WEAK_REF or bound to an LC_LOAD_WEAK_DYLIB: dyld then
@@ -316,8 +367,10 @@ def _symbols(member: str, data: Buffer, entry: FatEntry, head: SliceHeader,
     symoff, nsyms, stroff, strsize = symtab
     entsize = 16 if head.is64 else 12
     if symoff + nsyms * entsize > entry.size or stroff + strsize > entry.size:
-        raise BinaryError(f"{member}: symbol table ({nsyms} symbols at {symoff}, strings "
-                          f"at {stroff}+{strsize}) runs past the end of the slice")
+        raise BinaryError(
+            f"{member}: symbol table ({nsyms} symbols at {symoff}, strings "
+            f"at {stroff}+{strsize}) runs past the end of the slice"
+        )
     ranges: Iterable[tuple[int, int]] = [(0, nsyms)]
     if dysymtab is not None:
         _, _, iext, next_, iundef, nundef = dysymtab
@@ -341,12 +394,16 @@ def _symbols(member: str, data: Buffer, entry: FatEntry, head: SliceHeader,
                 end = find(b"\0", strx)
                 name = strtab[strx : end if end >= 0 else strsize].decode("utf-8", "replace")
                 ordinal = n_desc >> 8
-                load = (libraries[ordinal - 1] if ordinal not in
-                        (_SELF_ORDINAL, _DYNAMIC_LOOKUP_ORDINAL, _EXECUTABLE_ORDINAL)
-                        and ordinal <= len(libraries) else None)
+                load = (
+                    libraries[ordinal - 1]
+                    if ordinal not in (_SELF_ORDINAL, _DYNAMIC_LOOKUP_ORDINAL, _EXECUTABLE_ORDINAL)
+                    and ordinal <= len(libraries)
+                    else None
+                )
                 weak = bool(n_desc & _N_WEAK_REF) or (load is not None and load.weak)
-                undefined.append((name[1:] if name.startswith("_") else name,
-                                  load.name if load else None, weak))
+                undefined.append(
+                    (name[1:] if name.startswith("_") else name, load.name if load else None, weak)
+                )
             elif kind in (_N_SECT, _N_ABS, _N_INDR) and not n_type & _N_PEXT:
                 end = find(b"\0", strx)
                 name = strtab[strx : end if end >= 0 else strsize].decode("utf-8", "replace")

@@ -106,8 +106,9 @@ class Headers:
     @property
     def raw_end(self) -> int:
         """Where the sections' raw data ends: anything after it is overlay."""
-        return max([self.size_of_headers] + [raw + size for _, _, _, raw, size in self.sections
-                                              if size])
+        return max(
+            [self.size_of_headers] + [raw + size for _, _, _, raw, size in self.sections if size]
+        )
 
 
 def parse_headers(member: str, data: Data) -> Headers:
@@ -117,19 +118,23 @@ def parse_headers(member: str, data: Data) -> Headers:
         raise BinaryError(f"{member}: malformed PE file: truncated DOS header ({size} bytes)")
     pe_offset = int.from_bytes(data[60:64], "little")
     if pe_offset + 24 > size:
-        raise BinaryError(f"{member}: malformed PE file: e_lfanew {pe_offset:#x} is beyond "
-                          f"the end of the file ({size} bytes)")
-    if data[pe_offset:pe_offset + 4] != b"PE\0\0":
+        raise BinaryError(
+            f"{member}: malformed PE file: e_lfanew {pe_offset:#x} is beyond "
+            f"the end of the file ({size} bytes)"
+        )
+    if data[pe_offset : pe_offset + 4] != b"PE\0\0":
         raise BinaryError(f"{member}: malformed PE file: no PE signature at {pe_offset:#x}")
     machine, nsections, _, _, _, optional_size, characteristics = struct.unpack_from(
-        "<HHIIIHH", data, pe_offset + 4)
+        "<HHIIIHH", data, pe_offset + 4
+    )
     if nsections > MAX_SECTIONS:
-        raise BinaryError(f"{member}: malformed PE file: {nsections} sections (at most "
-                          f"{MAX_SECTIONS})")
+        raise BinaryError(
+            f"{member}: malformed PE file: {nsections} sections (at most {MAX_SECTIONS})"
+        )
     opt = pe_offset + 24
     if optional_size < 96 or opt + optional_size > size:
         raise BinaryError(f"{member}: malformed PE file: truncated optional header")
-    magic = int.from_bytes(data[opt:opt + 2], "little")
+    magic = int.from_bytes(data[opt : opt + 2], "little")
     if magic not in (0x10B, 0x20B):
         raise BinaryError(f"{member}: malformed PE file: optional header magic {magic:#x}")
     plus = magic == 0x20B
@@ -143,8 +148,9 @@ def parse_headers(member: str, data: Data) -> Headers:
     count_offset = dirs - 4
     dir_count = min(struct.unpack_from("<I", data, count_offset)[0], 16)
     if dirs + 8 * dir_count > opt + optional_size:
-        raise BinaryError(f"{member}: malformed PE file: data directories overrun the "
-                          "optional header")
+        raise BinaryError(
+            f"{member}: malformed PE file: data directories overrun the optional header"
+        )
     table = opt + optional_size
     if table + 40 * nsections > size:
         raise BinaryError(f"{member}: malformed PE file: truncated section table")
@@ -152,9 +158,22 @@ def parse_headers(member: str, data: Data) -> Headers:
     for i in range(nsections):
         name, vsize, va, raw_size, raw = struct.unpack_from("<8sIIII", data, table + 40 * i)
         sections.append((name.rstrip(b"\0"), va, vsize, raw, raw_size))
-    return Headers(pe_offset, opt, plus, machine, characteristics, image_base,
-                   section_alignment, file_alignment, size_of_headers, opt + 64, dirs,
-                   dir_count, table, tuple(sections))
+    return Headers(
+        pe_offset,
+        opt,
+        plus,
+        machine,
+        characteristics,
+        image_base,
+        section_alignment,
+        file_alignment,
+        size_of_headers,
+        opt + 64,
+        dirs,
+        dir_count,
+        table,
+        tuple(sections),
+    )
 
 
 def c_string(data: Data, offset: int) -> bytes | None:
@@ -181,33 +200,38 @@ def dll_name_refs(member: str, data: Data, hdr: Headers) -> list[NameRef]:
     ``MAX_DESCRIPTORS``, and a name that is not in the file.
     """
     refs: list[NameRef] = []
-    for index, entry_size, delay in ((DIR_IMPORT, _IMPORT_DESCRIPTOR, False),
-                                     (DIR_DELAY_IMPORT, _DELAY_DESCRIPTOR, True)):
+    for index, entry_size, delay in (
+        (DIR_IMPORT, _IMPORT_DESCRIPTOR, False),
+        (DIR_DELAY_IMPORT, _DELAY_DESCRIPTOR, True),
+    ):
         rva, _ = hdr.directory(data, index)
         if rva == 0:
             continue
         what = "delay-import" if delay else "import"
         pos = hdr.rva_to_offset(rva, entry_size, len(data))
         if pos is None:
-            raise BinaryError(f"{member}: malformed PE file: {what} directory RVA {rva:#x} "
-                              "is outside the file")
+            raise BinaryError(
+                f"{member}: malformed PE file: {what} directory RVA {rva:#x} is outside the file"
+            )
         for n in range(MAX_DESCRIPTORS + 1):
             if n == MAX_DESCRIPTORS:
-                raise BinaryError(f"{member}: malformed PE file: more than {MAX_DESCRIPTORS} "
-                                  f"{what} descriptors (looping table?)")
+                raise BinaryError(
+                    f"{member}: malformed PE file: more than {MAX_DESCRIPTORS} "
+                    f"{what} descriptors (looping table?)"
+                )
             here = hdr.rva_to_offset(rva + n * entry_size, entry_size, len(data))
             if here is None:
-                raise BinaryError(f"{member}: malformed PE file: the {what} directory has no "
-                                  "terminating entry")
-            raw = data[here:here + entry_size]
+                raise BinaryError(
+                    f"{member}: malformed PE file: the {what} directory has no terminating entry"
+                )
+            raw = data[here : here + entry_size]
             if not any(raw):
                 break
             if delay:
                 attrs, name_field = struct.unpack_from("<II", raw)
                 va_based = not attrs & 1
                 field_offset = here + 4
-                name_rva = name_field - hdr.image_base if va_based and name_field else \
-                    name_field
+                name_rva = name_field - hdr.image_base if va_based and name_field else name_field
             else:
                 va_based = False
                 name_rva = struct.unpack_from("<I", raw, 12)[0]
@@ -215,10 +239,13 @@ def dll_name_refs(member: str, data: Data, hdr: Headers) -> list[NameRef]:
             name_at = hdr.rva_to_offset(name_rva, 1, len(data)) if name_rva > 0 else None
             name = c_string(data, name_at) if name_at is not None else None
             if not name:
-                raise BinaryError(f"{member}: malformed PE file: {what} descriptor {n} names "
-                                  f"its DLL at RVA {name_rva:#x}, outside the file")
-            refs.append(NameRef(name.decode("latin-1"), field_offset, name_at or 0, delay,
-                                va_based))
+                raise BinaryError(
+                    f"{member}: malformed PE file: {what} descriptor {n} names "
+                    f"its DLL at RVA {name_rva:#x}, outside the file"
+                )
+            refs.append(
+                NameRef(name.decode("latin-1"), field_offset, name_at or 0, delay, va_based)
+            )
     return refs
 
 
@@ -236,9 +263,9 @@ def pe_checksum(data: Data, checksum_offset: int) -> int:
     # Released before returning: a live view would keep a mapped member from closing.
     with memoryview(data) as view:
         for start in range(0, len(data), block):
-            value = int.from_bytes(view[start:start + block], "little")
+            value = int.from_bytes(view[start : start + block], "little")
             if start <= checksum_offset < start + block:
-                field = int.from_bytes(view[checksum_offset:checksum_offset + 4], "little")
+                field = int.from_bytes(view[checksum_offset : checksum_offset + 4], "little")
                 value -= field << (8 * (checksum_offset - start))
             nonzero = nonzero or value != 0
             total += value % 0xFFFF
@@ -254,23 +281,27 @@ def _export_names(data: Buffer, hdr: Headers, member: str) -> frozenset[str]:
         return frozenset()
     at = hdr.rva_to_offset(rva, 40, len(data))
     if at is None:
-        raise BinaryError(f"{member}: malformed PE file: export directory RVA {rva:#x} is "
-                          "outside the file")
+        raise BinaryError(
+            f"{member}: malformed PE file: export directory RVA {rva:#x} is outside the file"
+        )
     count, names_rva = struct.unpack_from("<I4xI", data, at + 24)
     if count == 0:
         return frozenset()
-    table = hdr.rva_to_offset(names_rva, 4 * count, len(data)) \
-        if count <= MAX_EXPORT_NAMES else None
+    table = (
+        hdr.rva_to_offset(names_rva, 4 * count, len(data)) if count <= MAX_EXPORT_NAMES else None
+    )
     if table is None:
-        raise BinaryError(f"{member}: malformed PE file: export name table ({count} names) "
-                          "is outside the file")
+        raise BinaryError(
+            f"{member}: malformed PE file: export name table ({count} names) is outside the file"
+        )
     names: set[str] = set()
-    for (name_rva,) in struct.iter_unpack("<I", data[table:table + 4 * count]):
+    for (name_rva,) in struct.iter_unpack("<I", data[table : table + 4 * count]):
         off = hdr.rva_to_offset(name_rva, 1, len(data))
         raw = c_string(data, off) if off is not None else None
         if raw is None:
-            raise BinaryError(f"{member}: malformed PE file: export name at RVA "
-                              f"{name_rva:#x} is outside the file")
+            raise BinaryError(
+                f"{member}: malformed PE file: export name at RVA {name_rva:#x} is outside the file"
+            )
         names.add(raw.decode("utf-8", "replace"))
     return frozenset(names)
 
@@ -280,11 +311,21 @@ def read_pe(member: str, data: Buffer) -> Binary:
         return _read(member, data)
     except BinaryError:
         raise
-    except (pefile.PEFormatError, struct.error, ValueError, KeyError, IndexError, TypeError,
-            AttributeError, AssertionError, UnicodeDecodeError, OverflowError, MemoryError,
-            RecursionError) as exc:
-        raise BinaryError(f"{member}: malformed PE file: {type(exc).__name__}: "
-                          f"{exc}") from None
+    except (
+        pefile.PEFormatError,
+        struct.error,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        AssertionError,
+        UnicodeDecodeError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+    ) as exc:
+        raise BinaryError(f"{member}: malformed PE file: {type(exc).__name__}: {exc}") from None
 
 
 def _read(member: str, data: Buffer) -> Binary:
@@ -294,8 +335,11 @@ def _read(member: str, data: Buffer) -> Binary:
     # built from bytes holds no file or mapping to release.
     pe = pefile.PE(data=data, fast_load=True)
     pe.parse_data_directories(directories=[DIR_IMPORT, DIR_DELAY_IMPORT])
-    problems = [w for w in pe.get_warnings() if "import" in w.lower() and
-                ("error" in w.lower() or "invalid" in w.lower())]
+    problems = [
+        w
+        for w in pe.get_warnings()
+        if "import" in w.lower() and ("error" in w.lower() or "invalid" in w.lower())
+    ]
     if problems:
         raise BinaryError(f"{member}: malformed PE file: {problems[0]}")
     imports, delay, symbols = _imports(pe)
@@ -304,8 +348,9 @@ def _read(member: str, data: Buffer) -> Binary:
     seen = {d.lower() for d in imports + delay}
     lost = next((r.dll for r in refs if r.dll.lower() not in seen), None)
     if lost is not None:
-        raise BinaryError(f"{member}: malformed PE file: the import thunks of {lost} "
-                          "cannot be read")
+        raise BinaryError(
+            f"{member}: malformed PE file: the import thunks of {lost} cannot be read"
+        )
     dependencies: dict[str, str] = {}
     for name in imports + delay:
         dependencies.setdefault(name.lower(), name)
@@ -342,8 +387,9 @@ def _read(member: str, data: Buffer) -> Binary:
 def _imports(pe: pefile.PE) -> tuple[list[str], list[str], list[Symbol]]:
     symbols: list[Symbol] = []
     lists: tuple[list[str], list[str]] = ([], [])
-    for names, attr in zip(lists, ("DIRECTORY_ENTRY_IMPORT", "DIRECTORY_ENTRY_DELAY_IMPORT"),
-                           strict=True):
+    for names, attr in zip(
+        lists, ("DIRECTORY_ENTRY_IMPORT", "DIRECTORY_ENTRY_DELAY_IMPORT"), strict=True
+    ):
         for entry in getattr(pe, attr, ()):
             dll = entry.dll.decode("latin-1")
             if dll not in names:

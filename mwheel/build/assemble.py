@@ -110,8 +110,12 @@ def license_files(root: Path) -> list[Path]:
 
 
 def _wheel_file(tags: list[str]) -> bytes:
-    lines = ["Wheel-Version: 1.0", f"Generator: mwheel {__version__}",
-             "Root-Is-Purelib: false", *[f"Tag: {t}" for t in tags]]
+    lines = [
+        "Wheel-Version: 1.0",
+        f"Generator: mwheel {__version__}",
+        "Root-Is-Purelib: false",
+        *[f"Tag: {t}" for t in tags],
+    ]
     return ("\n".join(lines) + "\n\n").encode()
 
 
@@ -126,8 +130,13 @@ def _mode(path: Path) -> int:
     return 0o755 if os.access(path, os.X_OK) else 0o644
 
 
-def write_wheel(meta: ProjectMetadata, layout: Layout, spec: WheelSpec, out_dir: Path,
-                compresslevel: int | None = None) -> Path:
+def write_wheel(
+    meta: ProjectMetadata,
+    layout: Layout,
+    spec: WheelSpec,
+    out_dir: Path,
+    compresslevel: int | None = None,
+) -> Path:
     """Write one wheel into ``out_dir`` and return its path."""
     dist = meta.dist_name
     version = meta.version.replace("-", "_")
@@ -166,5 +175,4 @@ def write_wheel(meta: ProjectMetadata, layout: Layout, spec: WheelSpec, out_dir:
 def _expand(tag: str) -> list[str]:
     """A compressed tag set (``cp311.cp312-none-x``) as the WHEEL file's single tags."""
     py, abi, plat = tag.split("-")
-    return [f"{p}-{a}-{q}" for p in py.split(".") for a in abi.split(".")
-            for q in plat.split(".")]
+    return [f"{p}-{a}-{q}" for p in py.split(".") for a in abi.split(".") for q in plat.split(".")]

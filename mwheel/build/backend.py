@@ -35,6 +35,7 @@ _R = TypeVar("_R")
 
 def _hook(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """Turn an ``MwheelError`` into its one-line message and exit code (see the module doc)."""
+
     @functools.wraps(func)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
@@ -42,6 +43,7 @@ def _hook(func: Callable[_P, _R]) -> Callable[_P, _R]:
         except MwheelError as exc:
             print(f"mwheel: error: {exc.message}", file=sys.stderr, flush=True)
             raise SystemExit(exc.exit_code) from None
+
     return run
 
 
@@ -71,9 +73,13 @@ def backend_options(out_dir: str, config_settings: ConfigSettings) -> BuildOptio
 
     tool = load_pyproject(Path.cwd() / "pyproject.toml").tool
     compat = opts.compatibility or tool.compatibility or ("linux",)
-    return replace(opts, out_dir=Path(out_dir), project_dir=Path.cwd(),
-                   release=opts.release or not (profile_given or tool.profile),
-                   compatibility=compat)
+    return replace(
+        opts,
+        out_dir=Path(out_dir),
+        project_dir=Path.cwd(),
+        release=opts.release or not (profile_given or tool.profile),
+        compatibility=compat,
+    )
 
 
 @_hook
@@ -92,8 +98,11 @@ def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> l
 
 
 @_hook
-def build_wheel(wheel_directory: str, config_settings: ConfigSettings = None,
-                metadata_directory: str | None = None) -> str:
+def build_wheel(
+    wheel_directory: str,
+    config_settings: ConfigSettings = None,
+    metadata_directory: str | None = None,
+) -> str:
     from mwheel.build import build_wheels
 
     wheels = build_wheels(backend_options(wheel_directory, config_settings))
@@ -101,8 +110,11 @@ def build_wheel(wheel_directory: str, config_settings: ConfigSettings = None,
 
 
 @_hook
-def build_editable(wheel_directory: str, config_settings: ConfigSettings = None,
-                   metadata_directory: str | None = None) -> str:
+def build_editable(
+    wheel_directory: str,
+    config_settings: ConfigSettings = None,
+    metadata_directory: str | None = None,
+) -> str:
     from mwheel.build import build_wheels
 
     opts = replace(backend_options(wheel_directory, config_settings), editable=True)
@@ -129,22 +141,23 @@ def _write_metadata(metadata_directory: str, config_settings: ConfigSettings) ->
     dist_info = Path(metadata_directory) / f"{meta.dist_name}-{meta.version}.dist-info"
     dist_info.mkdir(parents=True, exist_ok=True)
     (dist_info / "METADATA").write_bytes(meta.render())
-    (dist_info / "WHEEL").write_text("Wheel-Version: 1.0\nGenerator: mwheel\n"
-                                     "Root-Is-Purelib: false\n\n")
+    (dist_info / "WHEEL").write_text(
+        "Wheel-Version: 1.0\nGenerator: mwheel\nRoot-Is-Purelib: false\n\n"
+    )
     if entry_points := meta.render_entry_points():
         (dist_info / "entry_points.txt").write_bytes(entry_points)
     return dist_info.name
 
 
 @_hook
-def prepare_metadata_for_build_wheel(metadata_directory: str,
-                                     config_settings: ConfigSettings = None) -> str:
+def prepare_metadata_for_build_wheel(
+    metadata_directory: str, config_settings: ConfigSettings = None
+) -> str:
     return _write_metadata(metadata_directory, config_settings)
 
 
 @_hook
-def prepare_metadata_for_build_editable(metadata_directory: str,
-                                        config_settings: ConfigSettings = None) -> str:
+def prepare_metadata_for_build_editable(
+    metadata_directory: str, config_settings: ConfigSettings = None
+) -> str:
     return _write_metadata(metadata_directory, config_settings)
-
-

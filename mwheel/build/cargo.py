@@ -127,14 +127,25 @@ def read_crate(manifest: Path, flags: CargoFlags) -> Crate:
     manifest = manifest.resolve()
     if not manifest.is_file():
         raise BuildError(f"{manifest}: no such Cargo.toml")
-    cmd = [cargo_program(), "metadata", "--format-version", "1",
-           "--manifest-path", str(manifest), *flags.resolve_args()]
+    cmd = [
+        cargo_program(),
+        "metadata",
+        "--format-version",
+        "1",
+        "--manifest-path",
+        str(manifest),
+        *flags.resolve_args(),
+    ]
     data = _run_json(cmd, manifest.parent, f"cargo metadata for {manifest}")
-    packages = [p for p in data.get("packages", [])
-                if Path(p.get("manifest_path", "")).resolve() == manifest]
+    packages = [
+        p
+        for p in data.get("packages", [])
+        if Path(p.get("manifest_path", "")).resolve() == manifest
+    ]
     if not packages:
-        raise BuildError(f"{manifest}: a virtual workspace manifest; pass a member's "
-                         "Cargo.toml with -m")
+        raise BuildError(
+            f"{manifest}: a virtual workspace manifest; pass a member's Cargo.toml with -m"
+        )
     pkg = packages[0]
     lib_name: str | None = None
     bins: list[str] = []
@@ -151,11 +162,19 @@ def read_crate(manifest: Path, flags: CargoFlags) -> Crate:
         if name:
             features[name] = tuple(node.get("features", []))
     return Crate(
-        name=pkg["name"], version=pkg["version"], manifest=manifest, package_id=pkg["id"],
-        lib_name=lib_name, bins=tuple(sorted(bins)),
-        dependencies=tuple(d["name"] for d in pkg.get("dependencies", [])
-                           if d.get("kind") in (None, "normal")),
-        features=features, target_dir=Path(data["target_directory"]), package=pkg)
+        name=pkg["name"],
+        version=pkg["version"],
+        manifest=manifest,
+        package_id=pkg["id"],
+        lib_name=lib_name,
+        bins=tuple(sorted(bins)),
+        dependencies=tuple(
+            d["name"] for d in pkg.get("dependencies", []) if d.get("kind") in (None, "normal")
+        ),
+        features=features,
+        target_dir=Path(data["target_directory"]),
+        package=pkg,
+    )
 
 
 def _parse_messages(lines: Sequence[str], crate: Crate, kinds: set[str]) -> BuildOutput:
@@ -185,8 +204,11 @@ def _parse_messages(lines: Sequence[str], crate: Crate, kinds: set[str]) -> Buil
                 if kind == "bin" and msg.get("executable"):
                     path = Path(msg["executable"])
                 else:
-                    files = [Path(f) for f in msg.get("filenames", [])
-                             if f.endswith((".so", ".dylib", ".dll", ".pyd"))]
+                    files = [
+                        Path(f)
+                        for f in msg.get("filenames", [])
+                        if f.endswith((".so", ".dylib", ".dll", ".pyd"))
+                    ]
                     if not files:
                         continue
                     path = files[0]
@@ -194,13 +216,28 @@ def _parse_messages(lines: Sequence[str], crate: Crate, kinds: set[str]) -> Buil
     return BuildOutput(tuple(artifacts.values()), tuple(linked))
 
 
-def build(crate: Crate, flags: CargoFlags, *, kind: str, profile: str,
-          target: str | None, env: Mapping[str, str], target_dir: Path | None,
-          quiet: bool = False, verbose: bool = False) -> BuildOutput:
+def build(
+    crate: Crate,
+    flags: CargoFlags,
+    *,
+    kind: str,
+    profile: str,
+    target: str | None,
+    env: Mapping[str, str],
+    target_dir: Path | None,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> BuildOutput:
     """Run ``cargo build`` for the cdylib (``kind="cdylib"``) or the bins of ``crate``."""
-    cmd = [cargo_program(), "build", "--manifest-path", str(crate.manifest),
-           "--message-format=json-render-diagnostics", f"--profile={profile}",
-           *flags.resolve_args()]
+    cmd = [
+        cargo_program(),
+        "build",
+        "--manifest-path",
+        str(crate.manifest),
+        "--message-format=json-render-diagnostics",
+        f"--profile={profile}",
+        *flags.resolve_args(),
+    ]
     cmd += ["--lib"] if kind == "cdylib" else ["--bins"]
     if target:
         cmd += ["--target", target]
@@ -209,16 +246,18 @@ def build(crate: Crate, flags: CargoFlags, *, kind: str, profile: str,
     cmd += ["--quiet"] if quiet else []
     cmd += ["--verbose"] if verbose else []
     try:
-        with subprocess.Popen(cmd, cwd=crate.root, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, **env}) as proc:
+        with subprocess.Popen(
+            cmd, cwd=crate.root, stdout=subprocess.PIPE, text=True, env={**os.environ, **env}
+        ) as proc:
             assert proc.stdout is not None
             lines = proc.stdout.readlines()
             code = proc.wait()
     except OSError as exc:
         raise BuildError(f"cannot run cargo ({cmd[0]}): {exc}") from None
     if code != 0:
-        raise BuildError(f"{crate.manifest}: cargo build failed (exit status {code}); "
-                         "its diagnostics are above")
+        raise BuildError(
+            f"{crate.manifest}: cargo build failed (exit status {code}); its diagnostics are above"
+        )
     out = _parse_messages(lines, crate, {kind})
     if not out.artifacts:
         raise BuildError(f"{crate.manifest}: cargo reported no {kind} artifact")

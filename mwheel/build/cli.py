@@ -23,24 +23,51 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", type=Path, help="output directory (default: target/wheels)")
     p.add_argument("-r", "--release", action="store_true", help="build the release profile")
     p.add_argument("--profile", help="cargo profile to build")
-    p.add_argument("-F", "--features", action="append", default=[],
-                   help="cargo features to enable (space or comma separated, repeatable)")
+    p.add_argument(
+        "-F",
+        "--features",
+        action="append",
+        default=[],
+        help="cargo features to enable (space or comma separated, repeatable)",
+    )
     p.add_argument("--all-features", action="store_true")
     p.add_argument("--no-default-features", action="store_true")
     p.add_argument("--target", help="Rust target triple (default: the host's)")
-    p.add_argument("-i", "--interpreter", action="append", default=[],
-                   help="Python interpreter to build for (repeatable)")
-    p.add_argument("-f", "--find-interpreter", action="store_true",
-                   help="build for every python3.X found on PATH")
-    p.add_argument("-b", "--bindings", choices=BINDINGS,
-                   help="bindings (default: detected from the crate's dependencies)")
+    p.add_argument(
+        "-i",
+        "--interpreter",
+        action="append",
+        default=[],
+        help="Python interpreter to build for (repeatable)",
+    )
+    p.add_argument(
+        "-f",
+        "--find-interpreter",
+        action="store_true",
+        help="build for every python3.X found on PATH",
+    )
+    p.add_argument(
+        "-b",
+        "--bindings",
+        choices=BINDINGS,
+        help="bindings (default: detected from the crate's dependencies)",
+    )
     p.add_argument("--strip", action="store_true", help="strip the binaries' symbols")
-    p.add_argument("--compatibility", nargs="+", default=[], metavar="TAG",
-                   help="manylinux_x_y (or manylinux2014...), musllinux_x_y, linux/off, pypi")
-    p.add_argument("--auditwheel", choices=AUDITWHEEL_MODES,
-                   help="repair (default), check, warn or skip the audit")
-    p.add_argument("--zig", action="store_true",
-                   help="link with zig cc against the compatibility tag's glibc")
+    p.add_argument(
+        "--compatibility",
+        nargs="+",
+        default=[],
+        metavar="TAG",
+        help="manylinux_x_y (or manylinux2014...), musllinux_x_y, linux/off, pypi",
+    )
+    p.add_argument(
+        "--auditwheel",
+        choices=AUDITWHEEL_MODES,
+        help="repair (default), check, warn or skip the audit",
+    )
+    p.add_argument(
+        "--zig", action="store_true", help="link with zig cc against the compatibility tag's glibc"
+    )
     p.add_argument("--locked", action="store_true", help="passed to cargo")
     p.add_argument("--frozen", action="store_true", help="passed to cargo")
     p.add_argument("--offline", action="store_true", help="passed to cargo")
@@ -66,8 +93,12 @@ def add_sdist_parser(sub: Any) -> None:
 def add_ci_parser(sub: Any) -> None:
     p = sub.add_parser("generate-ci", help="write a CI workflow that builds the wheels")
     p.add_argument("ci", choices=["github"])
-    p.add_argument("--platform", nargs="+", default=["linux", "windows", "macos"],
-                   choices=["linux", "windows", "macos"])
+    p.add_argument(
+        "--platform",
+        nargs="+",
+        default=["linux", "windows", "macos"],
+        choices=["linux", "windows", "macos"],
+    )
     p.add_argument("--pytest", action="store_true", help="test the built wheels with pytest")
     p.add_argument("--zig", action="store_true", help="Linux: build with --zig")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
@@ -98,15 +129,29 @@ def run_generate_ci(args: argparse.Namespace) -> int:
 
 def options_from_args(args: argparse.Namespace) -> BuildOptions:
     return BuildOptions(
-        manifest_path=args.manifest_path, out_dir=args.out, release=args.release,
-        profile=args.profile, features=_split_features(args.features),
-        all_features=args.all_features, no_default_features=args.no_default_features,
-        target=args.target, interpreters=tuple(args.interpreter),
-        find_interpreter=args.find_interpreter, bindings=args.bindings, strip=args.strip,
-        compatibility=tuple(args.compatibility), auditwheel=args.auditwheel, zig=args.zig,
-        sdist=getattr(args, "sdist", False), quiet=args.quiet, verbose=args.verbose,
-        locked=args.locked, frozen=args.frozen, offline=args.offline,
-        lib_paths=tuple(getattr(args, "lib_path", ())))
+        manifest_path=args.manifest_path,
+        out_dir=args.out,
+        release=args.release,
+        profile=args.profile,
+        features=_split_features(args.features),
+        all_features=args.all_features,
+        no_default_features=args.no_default_features,
+        target=args.target,
+        interpreters=tuple(args.interpreter),
+        find_interpreter=args.find_interpreter,
+        bindings=args.bindings,
+        strip=args.strip,
+        compatibility=tuple(args.compatibility),
+        auditwheel=args.auditwheel,
+        zig=args.zig,
+        sdist=getattr(args, "sdist", False),
+        quiet=args.quiet,
+        verbose=args.verbose,
+        locked=args.locked,
+        frozen=args.frozen,
+        offline=args.offline,
+        lib_paths=tuple(getattr(args, "lib_path", ())),
+    )
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -116,8 +161,11 @@ def run_build(args: argparse.Namespace) -> int:
         return run_sdist(args)
     if args.command == "generate-ci":
         return run_generate_ci(args)
-    logging.basicConfig(format="mwheel: warning: %(message)s", stream=sys.stderr,
-                        level=logging.ERROR if args.quiet else logging.WARNING)
+    logging.basicConfig(
+        format="mwheel: warning: %(message)s",
+        stream=sys.stderr,
+        level=logging.ERROR if args.quiet else logging.WARNING,
+    )
     options = options_from_args(args)
     paths = build_wheels(options)
     if options.sdist:

@@ -88,9 +88,11 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     def check(key: str, value: Any) -> str:
         text = _str(key, value)
         if text not in choices:
-            raise ConfigError(f"[tool.mwheel] {key} = {text!r}: expected one of "
-                              f"{', '.join(choices)}")
+            raise ConfigError(
+                f"[tool.mwheel] {key} = {text!r}: expected one of {', '.join(choices)}"
+            )
         return text
+
     return check
 
 
@@ -119,11 +121,15 @@ def _rules(key: str, value: Any) -> tuple[FileRule, ...]:
         if isinstance(item, str):
             item = {"path": item}
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-            raise ConfigError(f"[tool.mwheel] {key}: each entry is a glob or "
-                              "{ path = \"glob\", format = \"sdist\" | \"wheel\" | [both] }")
+            raise ConfigError(
+                f"[tool.mwheel] {key}: each entry is a glob or "
+                '{ path = "glob", format = "sdist" | "wheel" | [both] }'
+            )
         if _escapes(item["path"]):
-            raise ConfigError(f"[tool.mwheel] {key}: {item['path']!r} must be a relative glob "
-                              "inside the project (no leading / and no ..)")
+            raise ConfigError(
+                f"[tool.mwheel] {key}: {item['path']!r} must be a relative glob "
+                "inside the project (no leading / and no ..)"
+            )
         unknown = set(item) - {"path", "format"}
         if unknown:
             raise ConfigError(f"[tool.mwheel] {key}: unknown key {sorted(unknown)[0]!r}")
@@ -135,8 +141,10 @@ def _inside(key: str, value: Any) -> str:
     """A directory of the project, named relative to pyproject.toml."""
     text = _str(key, value)
     if _escapes(text):
-        raise ConfigError(f"[tool.mwheel] {key} = {text!r}: must be a relative path inside "
-                          "the project (no leading / and no ..)")
+        raise ConfigError(
+            f"[tool.mwheel] {key} = {text!r}: must be a relative path inside "
+            "the project (no leading / and no ..)"
+        )
     return text
 
 
@@ -167,8 +175,9 @@ def parse_tool(table: Any) -> ToolConfig:
     for key, value in table.items():
         check = _KEYS.get(key)
         if check is None:
-            raise ConfigError(f"[tool.mwheel] unknown key {key!r} (known: "
-                              f"{', '.join(sorted(_KEYS))})")
+            raise ConfigError(
+                f"[tool.mwheel] unknown key {key!r} (known: {', '.join(sorted(_KEYS))})"
+            )
         values[key.replace("-", "_")] = check(key, value)
     return ToolConfig(**values)
 
@@ -192,5 +201,4 @@ def load_pyproject(path: Path) -> Pyproject:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
     build_system = data.get("build-system", {})
-    return Pyproject(path, project, config, build_system if isinstance(build_system, dict)
-                     else {})
+    return Pyproject(path, project, config, build_system if isinstance(build_system, dict) else {})

@@ -78,8 +78,9 @@ def _arch(triple: str) -> str:
     return _ARCH_TAG.get(arch, arch)
 
 
-def _cargo_env(resolved: Resolved, opts: BuildOptions, triple: str,
-               compat: Compatibility, scratch: Path) -> dict[str, str]:
+def _cargo_env(
+    resolved: Resolved, opts: BuildOptions, triple: str, compat: Compatibility, scratch: Path
+) -> dict[str, str]:
     env = dict(opts.extra_cargo_env)
     if resolved.strip:
         profile = "release" if resolved.profile == "release" else resolved.profile
@@ -100,37 +101,55 @@ def _platform_tags(arch: str, compat: Compatibility, mode: str) -> str:
     return f"linux_{arch}"
 
 
-def _finish(wheel: Path, out_dir: Path, resolved: Resolved, compat: Compatibility,
-            opts: BuildOptions, lib_paths: tuple[Path, ...]) -> Path:
+def _finish(
+    wheel: Path,
+    out_dir: Path,
+    resolved: Resolved,
+    compat: Compatibility,
+    opts: BuildOptions,
+    lib_paths: tuple[Path, ...],
+) -> Path:
     """Audit / repair the scratch wheel into ``out_dir`` according to ``--auditwheel``."""
     audit_opts = AuditOptions(lib_paths=lib_paths + opts.lib_paths)
     mode = resolved.auditwheel
     if mode == "repair" and not compat.plain_linux:
         plat = compat.tag.name if compat.tag is not None else "auto"
         try:
-            result = repair_wheel(wheel, out_dir, RepairOptions(
-                plat=plat, compresslevel=opts.compresslevel), audit_opts)
+            result = repair_wheel(
+                wheel,
+                out_dir,
+                RepairOptions(plat=plat, compresslevel=opts.compresslevel),
+                audit_opts,
+            )
         except RepairError as exc:
             hint = "" if opts.zig else "; build with --zig to link against an older glibc"
             raise BuildError(f"{exc.message}{hint}") from None
         assert result.output is not None
-        if compat.pypi and not any(t.startswith(("manylinux", "musllinux"))
-                                   for t in result.plan.platform_tags):
+        if compat.pypi and not any(
+            t.startswith(("manylinux", "musllinux")) for t in result.plan.platform_tags
+        ):
             result.output.unlink()
-            raise BuildError(f"{result.output.name}: no manylinux or musllinux tag is "
-                             "honoured, so PyPI would refuse it")
+            raise BuildError(
+                f"{result.output.name}: no manylinux or musllinux tag is "
+                "honoured, so PyPI would refuse it"
+            )
         return result.output
     if mode in ("check", "warn") and not compat.plain_linux:
         report = audit_wheel(wheel, audit_opts)
-        problems = [f"{f.member}: {f.message}" if f.member else f.message
-                    for f in report.findings if f.severity == "error"]
+        problems = [
+            f"{f.member}: {f.message}" if f.member else f.message
+            for f in report.findings
+            if f.severity == "error"
+        ]
         if report.error is not None:
             raise report.error
         if problems and mode == "check":
             hint = "" if opts.zig else " (build with --zig for an older glibc)"
-            raise BuildError(f"{wheel.name} does not honour its tags: {problems[0]}"
-                             f"{f' (+{len(problems) - 1} more)' if len(problems) > 1 else ''}"
-                             f"{hint}")
+            raise BuildError(
+                f"{wheel.name} does not honour its tags: {problems[0]}"
+                f"{f' (+{len(problems) - 1} more)' if len(problems) > 1 else ''}"
+                f"{hint}"
+            )
         for problem in problems:
             log.warning("%s: %s", wheel.name, problem)
     dest = out_dir / wheel.name
@@ -145,14 +164,18 @@ def _finish(wheel: Path, out_dir: Path, resolved: Resolved, compat: Compatibilit
 def layout_for(resolved: Resolved, root: Path, crate: cargo.Crate) -> Layout:
     tool = resolved.tool
     data = root / tool.data if tool.data else root / f"{crate.name.replace('-', '_')}.data"
-    return Layout(project_root=root, module_name=resolved.module_name or crate.lib_name,
-                  python_source=resolved.python_source,
-                  python_packages=tool.python_packages, include=tool.include,
-                  exclude=tool.exclude, data=data if data.is_dir() else None)
+    return Layout(
+        project_root=root,
+        module_name=resolved.module_name or crate.lib_name,
+        python_source=resolved.python_source,
+        python_packages=tool.python_packages,
+        include=tool.include,
+        exclude=tool.exclude,
+        data=data if data.is_dir() else None,
+    )
 
 
-def _extension_builds(crate: cargo.Crate, opts: BuildOptions
-                      ) -> list[tuple[Interpreter, str, str]]:
+def _extension_builds(crate: cargo.Crate, opts: BuildOptions) -> list[tuple[Interpreter, str, str]]:
     """(interpreter, wheel python-abi tag, module suffix) for each cargo build to run."""
     interps = find_interpreters(opts.interpreters, opts.find_interpreter)
     abi3 = crate.abi3_minimum()
@@ -170,8 +193,9 @@ def _extension_builds(crate: cargo.Crate, opts: BuildOptions
     return builds
 
 
-def _editable_spec(spec: WheelSpec, meta: ProjectMetadata, source: Path, member: str,
-                   built: Path) -> WheelSpec:
+def _editable_spec(
+    spec: WheelSpec, meta: ProjectMetadata, source: Path, member: str, built: Path
+) -> WheelSpec:
     """PEP 660: copy the extension into the source tree; the wheel only points there."""
     dest = source / member
     try:
@@ -180,8 +204,7 @@ def _editable_spec(spec: WheelSpec, meta: ProjectMetadata, source: Path, member:
         shutil.copyfile(built, tmp)
         os.replace(tmp, dest)  # a running interpreter may have the old file mapped
     except OSError as exc:
-        raise OutputError(f"{dest}: cannot install the extension for an editable: {exc}"
-                          ) from None
+        raise OutputError(f"{dest}: cannot install the extension for an editable: {exc}") from None
     pth = (str(source.resolve()) + "\n").encode()
     return WheelSpec(spec.tag, (), ((f"{meta.dist_name}.pth", pth),), python=False)
 
@@ -195,8 +218,10 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
     if bindings == "cffi":
         raise BuildError(f"{manifest}: cffi bindings are not supported yet (use pyo3)")
     if bindings in ("pyo3", "pyo3-ffi") and crate.lib_name is None:
-        raise BuildError(f"{manifest}: --bindings {bindings} needs a cdylib target "
-                         "([lib] crate-type = [\"cdylib\"])")
+        raise BuildError(
+            f"{manifest}: --bindings {bindings} needs a cdylib target "
+            '([lib] crate-type = ["cdylib"])'
+        )
     if bindings == "bin" and not crate.bins:
         raise BuildError(f"{manifest}: --bindings bin needs a [[bin]] target")
     triple = opts.target or host_triple()
@@ -213,32 +238,55 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
         target = triple if (opts.target or opts.zig) else None
         # cargo applies the zig linker to host artifacts (build scripts, proc macros) too
         # when host == target: a separate target dir keeps both kinds of build warm.
-        target_dir = (opts.target_dir or crate.target_dir) / "mwheel-zig" if opts.zig \
-            else opts.target_dir
+        target_dir = (
+            (opts.target_dir or crate.target_dir) / "mwheel-zig" if opts.zig else opts.target_dir
+        )
         if bindings == "bin":
-            out = cargo.build(crate, resolved.flags, kind="bin", profile=resolved.profile,
-                              target=target, env=env, target_dir=target_dir,
-                              quiet=opts.quiet, verbose=opts.verbose)
-            natives = tuple((f"{{data}}/scripts/{a.name}", a.path, 0o755)
-                            for a in out.artifacts)
-            wheel = write_wheel(meta, layout, WheelSpec(f"py3-none-{plat}", natives),
-                                scratch / "wheels", opts.compresslevel)
+            out = cargo.build(
+                crate,
+                resolved.flags,
+                kind="bin",
+                profile=resolved.profile,
+                target=target,
+                env=env,
+                target_dir=target_dir,
+                quiet=opts.quiet,
+                verbose=opts.verbose,
+            )
+            natives = tuple((f"{{data}}/scripts/{a.name}", a.path, 0o755) for a in out.artifacts)
+            wheel = write_wheel(
+                meta,
+                layout,
+                WheelSpec(f"py3-none-{plat}", natives),
+                scratch / "wheels",
+                opts.compresslevel,
+            )
             outputs.append(_finish(wheel, out_dir, resolved, compat, opts, out.linked_paths))
         else:
             module = layout.module_name or crate.lib_name or crate.name
             for interp, pyabi, suffix in _extension_builds(crate, opts):
-                build_env = {**env, "PYO3_PYTHON": str(interp.executable),
-                             "PYO3_BUILD_EXTENSION_MODULE": "1"}
-                out = cargo.build(crate, resolved.flags, kind="cdylib",
-                                  profile=resolved.profile, target=target, env=build_env,
-                                  target_dir=target_dir, quiet=opts.quiet,
-                                  verbose=opts.verbose)
+                build_env = {
+                    **env,
+                    "PYO3_PYTHON": str(interp.executable),
+                    "PYO3_BUILD_EXTENSION_MODULE": "1",
+                }
+                out = cargo.build(
+                    crate,
+                    resolved.flags,
+                    kind="cdylib",
+                    profile=resolved.profile,
+                    target=target,
+                    env=build_env,
+                    target_dir=target_dir,
+                    quiet=opts.quiet,
+                    verbose=opts.verbose,
+                )
                 member = extension_member(module, suffix)
                 spec = WheelSpec(f"{pyabi}-{plat}", ((member, out.artifacts[0].path, 0o755),))
                 if opts.editable and layout.python_source is not None:
-                    spec = _editable_spec(spec, meta, layout.python_source, member,
-                                          out.artifacts[0].path)
+                    spec = _editable_spec(
+                        spec, meta, layout.python_source, member, out.artifacts[0].path
+                    )
                 wheel = write_wheel(meta, layout, spec, scratch / "wheels", opts.compresslevel)
-                outputs.append(_finish(wheel, out_dir, resolved, compat, opts,
-                                       out.linked_paths))
+                outputs.append(_finish(wheel, out_dir, resolved, compat, opts, out.linked_paths))
     return outputs

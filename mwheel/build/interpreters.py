@@ -45,7 +45,8 @@ class Interpreter:
     @property
     def python_tag(self) -> str:
         short = {"cpython": "cp", "pypy": "pp", "graalpy": "graalpy"}.get(
-            self.implementation, self.implementation)
+            self.implementation, self.implementation
+        )
         if short == "pp":
             return f"pp{self.version[0]}{self.version[1]}"
         return f"{short}{self.version[0]}{self.version[1]}"
@@ -68,16 +69,22 @@ def probe(executable: str | Path) -> Interpreter:
     if not found:
         raise BuildError(f"interpreter {exe} not found")
     try:
-        proc = subprocess.run([found, "-c", _PROBE], capture_output=True, text=True,
-                              timeout=60, check=False)
+        proc = subprocess.run(
+            [found, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
+        )
         data = json.loads(proc.stdout)
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
         raise BuildError(f"interpreter {exe} does not run as Python: {exc}") from None
     if data["pointer_bits"] != 64:
         raise BuildError(f"interpreter {exe} is 32-bit; only 64-bit targets are supported")
-    return Interpreter(Path(data["executable"]), data["implementation"],
-                       (data["version"][0], data["version"][1]), data["ext_suffix"],
-                       data["soabi"], data["gil_disabled"])
+    return Interpreter(
+        Path(data["executable"]),
+        data["implementation"],
+        (data["version"][0], data["version"][1]),
+        data["ext_suffix"],
+        data["soabi"],
+        data["gil_disabled"],
+    )
 
 
 def find_interpreters(names: tuple[str, ...], search: bool) -> list[Interpreter]:
@@ -99,8 +106,10 @@ def find_interpreters(names: tuple[str, ...], search: bool) -> list[Interpreter]
                     continue  # a pyenv shim for a version that is not installed
                 found.setdefault(interp.executable, interp)
         if not found:
-            raise BuildError("no Python interpreter found on PATH (looked for "
-                             f"python{_FIND_VERSIONS[0]} to python{_FIND_VERSIONS[-1]})")
+            raise BuildError(
+                "no Python interpreter found on PATH (looked for "
+                f"python{_FIND_VERSIONS[0]} to python{_FIND_VERSIONS[-1]})"
+            )
     if not found:
         found[Path(sys.executable)] = probe(sys.executable)
     return list(found.values())

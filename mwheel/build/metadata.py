@@ -139,8 +139,11 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         headers.append(("Provides-Extra", extra))
         headers += [("Requires-Dist", _with_extra(str(d), extra)) for d in deps]
     urls = dict(project.get("urls") or {})
-    for key, label in (("homepage", "Homepage"), ("repository", "Source Code"),
-                       ("documentation", "Documentation")):
+    for key, label in (
+        ("homepage", "Homepage"),
+        ("repository", "Source Code"),
+        ("documentation", "Documentation"),
+    ):
         if pkg.get(key) and label not in urls:
             urls[label] = pkg[key]
     headers += [("Project-URL", f"{k}, {v}") for k, v in urls.items()]
@@ -162,5 +165,5 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
 def _with_extra(requirement: str, extra: str) -> str:
     if ";" in requirement:
         req, marker = requirement.split(";", 1)
-        return f"{req.strip()} ; ({marker.strip()}) and extra == \"{extra}\""
-    return f"{requirement} ; extra == \"{extra}\""
+        return f'{req.strip()} ; ({marker.strip()}) and extra == "{extra}"'
+    return f'{requirement} ; extra == "{extra}"'

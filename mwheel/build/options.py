@@ -79,8 +79,7 @@ def parse_compatibility(values: tuple[str, ...], arch: str) -> Compatibility:
         except TagError:
             raise TagError(f"--compatibility: unknown tag {value!r}") from None
         if tag.family not in ("manylinux", "musllinux") or policy_for(tag) is None:
-            raise TagError(f"--compatibility: unknown tag {value!r} (no policy defines "
-                           f"{tag.name})")
+            raise TagError(f"--compatibility: unknown tag {value!r} (no policy defines {tag.name})")
         parsed.append(Compatibility(tag))
     return parsed[0]
 
@@ -104,31 +103,46 @@ def resolve(options: BuildOptions, pyproject: Pyproject, root: Path) -> Resolved
     tool = pyproject.tool
     if options.bindings is not None and options.bindings not in BINDINGS:
         raise UsageError(f"--bindings: expected one of {', '.join(BINDINGS)}")
-    auditwheel = options.auditwheel or tool.auditwheel or (
-        "skip" if tool.skip_auditwheel else "repair")
+    auditwheel = (
+        options.auditwheel or tool.auditwheel or ("skip" if tool.skip_auditwheel else "repair")
+    )
     if auditwheel not in AUDITWHEEL_MODES:
         raise UsageError(f"--auditwheel: expected one of {', '.join(AUDITWHEEL_MODES)}")
     if options.release and options.profile and options.profile != "release":
         raise UsageError("--release conflicts with --profile " + options.profile)
-    profile = options.profile or ("release" if options.release else None) or tool.profile \
-        or "dev"
+    profile = options.profile or ("release" if options.release else None) or tool.profile or "dev"
     flags = CargoFlags(
         features=options.features or tool.features,
         all_features=options.all_features or tool.all_features,
         no_default_features=options.no_default_features or tool.no_default_features,
-        locked=options.locked, frozen=options.frozen, offline=options.offline)
+        locked=options.locked,
+        frozen=options.frozen,
+        offline=options.offline,
+    )
     # Checked before cargo runs: a wrong path would otherwise silently leave the Python
     # package (or the data files) out of the wheel.
     for key, value in (("python-source", tool.python_source), ("data", tool.data)):
         if value and not (root / value).is_dir():
-            raise ConfigError(f"{pyproject.path}: [tool.mwheel] {key} = {value!r}: "
-                              f"no such directory {root / value}")
+            raise ConfigError(
+                f"{pyproject.path}: [tool.mwheel] {key} = {value!r}: "
+                f"no such directory {root / value}"
+            )
     source = root / tool.python_source if tool.python_source else None
-    if source is None and (root / "python").is_dir() and tool.module_name \
-            and "." in tool.module_name:
+    if (
+        source is None
+        and (root / "python").is_dir()
+        and tool.module_name
+        and "." in tool.module_name
+    ):
         source = root / "python"
     return Resolved(
-        bindings=options.bindings or tool.bindings, profile=profile, flags=flags,
+        bindings=options.bindings or tool.bindings,
+        profile=profile,
+        flags=flags,
         strip=options.strip or tool.strip,
-        compatibility=options.compatibility or tool.compatibility, auditwheel=auditwheel,
-        module_name=tool.module_name, python_source=source, tool=tool)
+        compatibility=options.compatibility or tool.compatibility,
+        auditwheel=auditwheel,
+        module_name=tool.module_name,
+        python_source=source,
+        tool=tool,
+    )

@@ -37,17 +37,23 @@ _PATH_RE = re.compile(r'(\bpath\s*=\s*")([^"]+)(")')
 
 
 def cargo_package_list(manifest: Path) -> list[str]:
-    cmd = [cargo.cargo_program(), "package", "--list", "--allow-dirty",
-           "--manifest-path", str(manifest)]
+    cmd = [
+        cargo.cargo_program(),
+        "package",
+        "--list",
+        "--allow-dirty",
+        "--manifest-path",
+        str(manifest),
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              cwd=manifest.parent)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=manifest.parent)
     except OSError as exc:
         raise BuildError(f"cannot run cargo: {exc}") from None
     if proc.returncode != 0:
         last = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        raise BuildError(f"{manifest}: cargo package --list failed: "
-                         f"{last[-1] if last else proc.returncode}")
+        raise BuildError(
+            f"{manifest}: cargo package --list failed: {last[-1] if last else proc.returncode}"
+        )
     return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
 
 
@@ -59,8 +65,11 @@ def _is_debris(path: Path, python_source: Path | None) -> bool:
     """
     if any(part in _CACHE_DIRS for part in path.parts) or path.suffix in (".pyc", ".pyo"):
         return True
-    return python_source is not None and path.suffix in (".so", ".pyd", ".dylib") \
+    return (
+        python_source is not None
+        and path.suffix in (".so", ".pyd", ".dylib")
         and path.is_relative_to(python_source)
+    )
 
 
 def _crate_files(root: Path, manifest: Path, python_source: Path | None) -> dict[str, Path]:
@@ -83,15 +92,19 @@ def _path_dependencies(crate: cargo.Crate) -> list[tuple[str, Path]]:
 
 def _rewrite_paths(text: str, base: Path, moves: dict[Path, str]) -> str:
     """Point ``path = "..."`` entries that name a vendored crate at its new place."""
+
     def repl(m: re.Match[str]) -> str:
         target = (base / m[2]).resolve()
         return f"{m[1]}{moves[target]}{m[3]}" if target in moves else m[0]
+
     return _PATH_RE.sub(repl, text)
 
 
 def _generated_pyproject(name: str, version: str) -> bytes:
-    return (f'[build-system]\nrequires = ["mwheel>={__version__}"]\nbuild-backend = "mwheel"\n\n'
-            f'[project]\nname = "{name}"\nversion = "{version}"\n').encode()
+    return (
+        f'[build-system]\nrequires = ["mwheel>={__version__}"]\nbuild-backend = "mwheel"\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+    ).encode()
 
 
 def sdist_members(options: BuildOptions) -> tuple[str, dict[str, Path | bytes]]:
@@ -137,8 +150,7 @@ def sdist_members(options: BuildOptions) -> tuple[str, dict[str, Path | bytes]]:
         for path in walk_files(layout.data):
             members[path.relative_to(root).as_posix()] = path
     excludes = [r.path for r in resolved.tool.exclude if r.applies_to("sdist")]
-    members = {m: v for m, v in members.items()
-               if not any(fnmatch.fnmatch(m, g) for g in excludes)}
+    members = {m: v for m, v in members.items() if not any(fnmatch.fnmatch(m, g) for g in excludes)}
     if pyproject.path is not None:
         members["pyproject.toml"] = pyproject.path
     else:
@@ -156,9 +168,11 @@ def build_sdist(options: BuildOptions) -> Path:
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
     fd, tmp_name = tempfile.mkstemp(prefix=".mwheel-sdist-", dir=out_dir)
     try:
-        with os.fdopen(fd, "wb") as raw, \
-                gzip.GzipFile(fileobj=raw, mode="wb", mtime=epoch) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=epoch) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             for name in sorted(members):
                 source = members[name]
                 data = source if isinstance(source, bytes) else source.read_bytes()

@@ -22,8 +22,14 @@ from pathlib import Path
 from mwheel.errors import BuildError
 from mwheel.tags import PlatformTag
 
-_ZIG_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "x86", "armv7": "arm",
-             "powerpc64le": "powerpc64le", "s390x": "s390x"}
+_ZIG_ARCH = {
+    "x86_64": "x86_64",
+    "aarch64": "aarch64",
+    "i686": "x86",
+    "armv7": "arm",
+    "powerpc64le": "powerpc64le",
+    "s390x": "s390x",
+}
 MIN_GLIBC = (2, 17)
 
 
@@ -38,8 +44,10 @@ def zig_target(rust_triple: str, tag: PlatformTag | None) -> str:
     abi = "gnueabihf" if rust_triple.endswith("gnueabihf") else "gnu"
     if tag is not None and tag.family == "manylinux" and tag.version is not None:
         if tag.version < MIN_GLIBC:
-            raise BuildError(f"--zig: {tag.name} is older than glibc 2.17, the oldest Rust "
-                             "supports; use manylinux2014 (manylinux_2_17) or later")
+            raise BuildError(
+                f"--zig: {tag.name} is older than glibc 2.17, the oldest Rust "
+                "supports; use manylinux2014 (manylinux_2_17) or later"
+            )
         return f"{zig_arch}-linux-{abi}.{tag.version[0]}.{tag.version[1]}"
     return f"{zig_arch}-linux-{abi}.{MIN_GLIBC[0]}.{MIN_GLIBC[1]}"
 
@@ -48,8 +56,10 @@ def write_wrapper(directory: Path, target: str) -> Path:
     """A shell script that runs this module's ``main`` with ``target``; returns its path."""
     directory.mkdir(parents=True, exist_ok=True)
     script = directory / f"zigcc-{target}.sh"
-    body = (f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m mwheel.build.zig "
-            f"{shlex.quote(target)} \"$@\"\n")
+    body = (
+        f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m mwheel.build.zig "
+        f'{shlex.quote(target)} "$@"\n'
+    )
     script.write_text(body)
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return script

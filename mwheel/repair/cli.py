@@ -89,8 +89,9 @@ def run_repair(args: argparse.Namespace, audit_options: AuditOptions) -> int:
             outputs[final] = wheel
 
         try:
-            result = repair_wheel(wheel, args.wheel_dir, options, audit_options, args.dry_run,
-                                  claim)
+            result = repair_wheel(
+                wheel, args.wheel_dir, options, audit_options, args.dry_run, claim
+            )
         except MwheelError as exc:
             results.append({"input": str(wheel), "error": exc.message, "exit_code": exc.exit_code})
             if args.format == "text":

@@ -50,8 +50,9 @@ def signature_size(code_limit: int, identifier: str) -> int:
     return _SUPERBLOB.size + _BLOB_INDEX.size + cd_length
 
 
-def build_signature(code: bytes, identifier: str, exec_seg_base: int, exec_seg_limit: int,
-                    main_binary: bool) -> bytes:
+def build_signature(
+    code: bytes, identifier: str, exec_seg_base: int, exec_seg_limit: int, main_binary: bool
+) -> bytes:
     """The SuperBlob signing ``code`` (the slice's bytes up to the signature's offset).
 
     ``exec_seg_*`` describe the __TEXT segment (file offset and size); ``main_binary`` is
@@ -62,16 +63,40 @@ def build_signature(code: bytes, identifier: str, exec_seg_base: int, exec_seg_l
         raise ValueError("code signatures of slices over 4 GiB need codeLimit64")
     ident, slots, cd_length = _layout(code_limit, identifier)
     view = memoryview(code)
-    hashes = b"".join(hashlib.sha256(view[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]).digest()
-                      for i in range(slots))
+    hashes = b"".join(
+        hashlib.sha256(view[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]).digest() for i in range(slots)
+    )
     ident_offset = _CODE_DIRECTORY.size
-    directory = _CODE_DIRECTORY.pack(
-        CSMAGIC_CODEDIRECTORY, cd_length, CD_VERSION, CS_ADHOC | CS_LINKER_SIGNED,
-        ident_offset + len(ident), ident_offset, 0, slots, code_limit,
-        HASH_SIZE, CS_HASHTYPE_SHA256, 0, PAGE_SHIFT, 0,
-        0, 0, 0, 0,
-        exec_seg_base, exec_seg_limit, CS_EXECSEG_MAIN_BINARY if main_binary else 0,
-    ) + ident + hashes
+    directory = (
+        _CODE_DIRECTORY.pack(
+            CSMAGIC_CODEDIRECTORY,
+            cd_length,
+            CD_VERSION,
+            CS_ADHOC | CS_LINKER_SIGNED,
+            ident_offset + len(ident),
+            ident_offset,
+            0,
+            slots,
+            code_limit,
+            HASH_SIZE,
+            CS_HASHTYPE_SHA256,
+            0,
+            PAGE_SHIFT,
+            0,
+            0,
+            0,
+            0,
+            0,
+            exec_seg_base,
+            exec_seg_limit,
+            CS_EXECSEG_MAIN_BINARY if main_binary else 0,
+        )
+        + ident
+        + hashes
+    )
     header_size = _SUPERBLOB.size + _BLOB_INDEX.size
-    return (_SUPERBLOB.pack(CSMAGIC_EMBEDDED_SIGNATURE, header_size + len(directory), 1)
-            + _BLOB_INDEX.pack(CSSLOT_CODEDIRECTORY, header_size) + directory)
+    return (
+        _SUPERBLOB.pack(CSMAGIC_EMBEDDED_SIGNATURE, header_size + len(directory), 1)
+        + _BLOB_INDEX.pack(CSSLOT_CODEDIRECTORY, header_size)
+        + directory
+    )

@@ -26,8 +26,9 @@ MARKER = "# start mwheel DLL patch"
 _END = "# end mwheel DLL patch"
 
 
-def patch_code(libs_dir: str, depth: int, newline: str = "\n",
-               preload: tuple[str, ...] = ()) -> str:
+def patch_code(
+    libs_dir: str, depth: int, newline: str = "\n", preload: tuple[str, ...] = ()
+) -> str:
     """The patch for a module ``depth`` directories below site-packages (0: at its root).
 
     ``preload`` names grafted DLLs that some binary delay-loads: the delay-load helper looks
@@ -80,12 +81,15 @@ def _insertion_line(tree: ast.Module, lines: list[str]) -> int:
     after = 0
     body = tree.body
     i = 0
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         after = body[0].end_lineno or after
         i = 1
-    while i < len(body) and isinstance(body[i], ast.ImportFrom) \
-            and body[i].module == "__future__":  # type: ignore[attr-defined]
+    while i < len(body) and isinstance(body[i], ast.ImportFrom) and body[i].module == "__future__":  # type: ignore[attr-defined]
         after = body[i].end_lineno or after
         i += 1
     if after == 0:
@@ -94,16 +98,18 @@ def _insertion_line(tree: ast.Module, lines: list[str]) -> int:
     return after
 
 
-def patch_init(member: str, source: bytes, libs_dir: str, depth: int,
-               preload: tuple[str, ...] = ()) -> bytes:
+def patch_init(
+    member: str, source: bytes, libs_dir: str, depth: int, preload: tuple[str, ...] = ()
+) -> bytes:
     """``source`` (an ``__init__.py``) with the patch inserted; unchanged if already there."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
         text = source.decode(encoding)
         tree = ast.parse(text)
     except (SyntaxError, UnicodeDecodeError, LookupError, ValueError) as exc:
-        raise RepairError(f"{member}: cannot add the DLL directory call: the file does not "
-                          f"parse ({exc})") from None
+        raise RepairError(
+            f"{member}: cannot add the DLL directory call: the file does not parse ({exc})"
+        ) from None
     if f"{MARKER}: let Windows find the DLLs bundled in {libs_dir}" in text:
         return source
     newline = "\r\n" if "\r\n" in text else "\n"

@@ -40,8 +40,13 @@ def hashed_name(name: str, digest: str, marker: str) -> str:
     return f"{stem}-{short}{rest}"
 
 
-def graftable(ctx: WheelContext, graph: DependencyGraph, exclude: tuple[str, ...], verb: str,
-              fold_case: bool = False) -> tuple[frozenset[str], list[str]]:
+def graftable(
+    ctx: WheelContext,
+    graph: DependencyGraph,
+    exclude: tuple[str, ...],
+    verb: str,
+    fold_case: bool = False,
+) -> tuple[frozenset[str], list[str]]:
     """The names kept external on purpose, and the plan notes saying so.
 
     Raises ``MissingLibraryError`` for the first external library that was not found and is
@@ -54,5 +59,6 @@ def graftable(ctx: WheelContext, graph: DependencyGraph, exclude: tuple[str, ...
         first = missing[0]
         raise MissingLibraryError(
             f"{ctx.label}: {first.name} ({verb} by {', '.join(first.needed_by)}) not found; "
-            "pass --lib-path DIR or --exclude it")
+            "pass --lib-path DIR or --exclude it"
+        )
     return excluded, [f"kept external on purpose: {n}" for n in sorted(excluded)]

@@ -68,8 +68,7 @@ def patch_macho(member: str, data: bytes, edit: FileEdit) -> bytes:
         raise RepairError(f"{member}: cannot patch: {why}") from None
     except struct.error as exc:
         raise RepairError(f"{member}: cannot patch: malformed Mach-O: {exc}") from None
-    wide = FAT_MAGICS[struct.unpack_from(">I", data)[0]] or any(
-        len(s) >= 1 << 32 for s in slices)
+    wide = FAT_MAGICS[struct.unpack_from(">I", data)[0]] or any(len(s) >= 1 << 32 for s in slices)
     entry = struct.Struct(">iIQQII" if wide else ">iIIII")
     pos = 8 + len(entries) * entry.size
     table = [struct.pack(">II", mo.FAT_MAGIC_64 if wide else mo.FAT_MAGIC, len(entries))]
@@ -93,8 +92,12 @@ def _encode_str_command(raw: bytes, e: str, fixed: int, text: str, pad: int) -> 
     size = _align(fixed + len(string), pad)
     if size <= len(raw):
         size = len(raw)  # fits in place: keep the command's size, pad with zeros
-    return (raw[:4] + struct.pack(e + "II", size, fixed) + raw[12:fixed]
-            + string.ljust(size - fixed, b"\0"))
+    return (
+        raw[:4]
+        + struct.pack(e + "II", size, fixed)
+        + raw[12:fixed]
+        + string.ljust(size - fixed, b"\0")
+    )
 
 
 def _patch_slice(member: str, blob: bytes, edit: FileEdit) -> bytes:
@@ -112,8 +115,10 @@ def _patch_slice(member: str, blob: bytes, edit: FileEdit) -> bytes:
     names = {text(c) for c in cmds if c.cmd in DYLIB_LOADS}
     gone = [n for n in edit.remove if n in names]
     if gone:
-        raise RepairError(f"{member}: removing {gone[0]} would renumber the two-level "
-                          "namespace ordinals of the symbol table")
+        raise RepairError(
+            f"{member}: removing {gone[0]} would renumber the two-level "
+            "namespace ordinals of the symbol table"
+        )
     for c in cmds:
         if c.cmd in DYLIB_LOADS and text(c) in replace:
             c.raw = _encode_str_command(c.raw, e, 24, replace[text(c)], pad)
@@ -138,8 +143,7 @@ def _patch_slice(member: str, blob: bytes, edit: FileEdit) -> bytes:
             for path in wanted:
                 if path not in seen:
                     stub = struct.pack(e + "III", mo.LC_RPATH, 12, 12)
-                    cmds.append(_Command(mo.LC_RPATH,
-                                         _encode_str_command(stub, e, 12, path, pad)))
+                    cmds.append(_Command(mo.LC_RPATH, _encode_str_command(stub, e, 12, path, pad)))
     sign = dict(edit.extra).get("sign", False)
     if not changed and not sign:
         return blob
@@ -169,8 +173,7 @@ def _data_start(cmds: list[_Command], e: str, is64: bool, size: int) -> int:
     return start
 
 
-def _sign(member: str, blob: bytes, head: SliceHeader, cmds: list[_Command],
-          ident: str) -> bytes:
+def _sign(member: str, blob: bytes, head: SliceHeader, cmds: list[_Command], ident: str) -> bytes:
     """The slice with ``cmds`` as its load commands and a fresh ad-hoc signature."""
     e, is64 = head.endian, head.is64
     seg_fmt = e + "16s4Q" if is64 else e + "16s4I"
@@ -188,8 +191,9 @@ def _sign(member: str, blob: bytes, head: SliceHeader, cmds: list[_Command],
         code_limit = struct.unpack_from(e + "I", sig_cmd.raw, 8)[0]
     else:
         code_limit = _align(l_fileoff + l_filesize, _SIG_ALIGN)
-        sig_cmd = _Command(mo.LC_CODE_SIGNATURE,
-                           struct.pack(e + "IIII", mo.LC_CODE_SIGNATURE, 16, 0, 0))
+        sig_cmd = _Command(
+            mo.LC_CODE_SIGNATURE, struct.pack(e + "IIII", mo.LC_CODE_SIGNATURE, 16, 0, 0)
+        )
         cmds.append(sig_cmd)
     if not l_fileoff <= code_limit <= len(blob) + _SIG_ALIGN:
         raise RepairError(f"{member}: the code signature is not at the end of __LINKEDIT")
@@ -207,7 +211,8 @@ def _sign(member: str, blob: bytes, head: SliceHeader, cmds: list[_Command],
         raise RepairError(
             f"{member}: the {len(cmds)} load commands need {len(table)} bytes but only "
             f"{limit - head.header_size} fit before the first section (offset {limit}); "
-            "relink it with -headerpad_max_install_names")
+            "relink it with -headerpad_max_install_names"
+        )
     header = bytearray(blob[: head.header_size])
     struct.pack_into(e + "II", header, 16, len(cmds), len(table))
     old_end = head.header_size + head.sizeofcmds
@@ -216,5 +221,6 @@ def _sign(member: str, blob: bytes, head: SliceHeader, cmds: list[_Command],
     code = bytearray(blob[:code_limit].ljust(code_limit, b"\0"))
     code[:region] = bytes(header) + table.ljust(region - head.header_size, b"\0")
     signature = codesign.build_signature(
-        bytes(code), ident, t_fileoff, t_filesize, head.filetype == mo.MH_EXECUTE)
+        bytes(code), ident, t_fileoff, t_filesize, head.filetype == mo.MH_EXECUTE
+    )
     return bytes(code) + signature.ljust(datasize, b"\0")

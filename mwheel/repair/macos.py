@@ -39,8 +39,10 @@ def _dylibs_dir(ctx: WheelContext, member: str, policy: MacPolicy) -> tuple[str,
     """(member directory, install directory) of ``<package>/.dylibs`` for ``member``."""
     install = ctx.install_path(member)
     if install.startswith("<"):
-        raise RepairError(f"{member}: grafting libraries for a binary outside site-packages "
-                          "(.data/scripts, .data/data) is not supported")
+        raise RepairError(
+            f"{member}: grafting libraries for a binary outside site-packages "
+            "(.data/scripts, .data/data) is not supported"
+        )
     top = install.split("/", 1)[0] if "/" in install else ctx.dist_name
     install_dir = f"{top}/{policy.dylibs_dir}"
     prefix = member[: len(member) - len(install)]  # "<dist>.data/platlib/" or ""
@@ -68,13 +70,13 @@ def _kept_rpaths(binary: Binary, install_dir: str) -> tuple[list[str], bool]:
 
 def _needs_signature(binary: Binary, policy: MacPolicy) -> bool:
     assert binary.macho is not None
-    return any(s.arch in policy.signature_required and not s.signed
-               for s in binary.macho.slices)
+    return any(s.arch in policy.signature_required and not s.signed for s in binary.macho.slices)
 
 
 class MacOSPlanner:
-    def plan(self, ctx: WheelContext, verdict: PlatformVerdict,
-             options: RepairOptions) -> PlatformPlan:
+    def plan(
+        self, ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions
+    ) -> PlatformPlan:
         policy = mac_policy()
         graph = verdict.graph
         excluded, notes = graftable(ctx, graph, options.exclude, "loaded")
@@ -87,8 +89,9 @@ class MacOSPlanner:
         if wanted:
             first_needer = next(m for e in wanted for m in e.needed_by if m in machos)
             member_dir, install_dir = _dylibs_dir(ctx, first_needer, policy)
-            taken = {posixpath.basename(m) for m in ctx.members
-                     if posixpath.dirname(m) == member_dir}
+            taken = {
+                posixpath.basename(m) for m in ctx.members if posixpath.dirname(m) == member_dir
+            }
             for ext in wanted:
                 assert ext.path is not None
                 if ext.path not in grafts:
@@ -97,8 +100,9 @@ class MacOSPlanner:
                     if leaf in taken:  # another library already has this name
                         leaf = hashed_name(leaf, digest, ".dylib")
                     taken.add(leaf)
-                    grafts[ext.path] = Graft(ext.name, ext.path, f"{member_dir}/{leaf}",
-                                             leaf, digest)
+                    grafts[ext.path] = Graft(
+                        ext.name, ext.path, f"{member_dir}/{leaf}", leaf, digest
+                    )
                 by_name[ext.name] = grafts[ext.path]
 
         def new_names(needer: str, loader_dir: str) -> list[tuple[str, str]]:
@@ -119,41 +123,73 @@ class MacOSPlanner:
             rpaths, rpaths_changed = _kept_rpaths(binary, loader_dir)
             sign = _needs_signature(binary, policy)
             if replace or rpaths_changed or sign:
-                edits.append(FileEdit(member, "macho", replace=tuple(replace),
-                                      rpaths=tuple(rpaths) if rpaths_changed else None,
-                                      extra=(("sign", True),)))
+                edits.append(
+                    FileEdit(
+                        member,
+                        "macho",
+                        replace=tuple(replace),
+                        rpaths=tuple(rpaths) if rpaths_changed else None,
+                        extra=(("sign", True),),
+                    )
+                )
         for path, g in grafts.items():
             lib = next(e.binary for e in wanted if e.path == path)
             assert lib is not None
             rpaths, rpaths_changed = _kept_rpaths(lib, install_dir)
-            edits.append(FileEdit(g.member, "macho", replace=tuple(new_names(path, install_dir)),
-                                  rpaths=tuple(rpaths) if rpaths_changed else None,
-                                  soname=f"@rpath/{g.new_name}", extra=(("sign", True),)))
+            edits.append(
+                FileEdit(
+                    g.member,
+                    "macho",
+                    replace=tuple(new_names(path, install_dir)),
+                    rpaths=tuple(rpaths) if rpaths_changed else None,
+                    soname=f"@rpath/{g.new_name}",
+                    extra=(("sign", True),),
+                )
+            )
 
         tag, tag_notes = self._tag(ctx, verdict, options, excluded, policy)
-        return PlatformPlan(grafts=tuple(grafts.values()), edits=tuple(edits),
-                            platform_tags=(tag.name,), notes=tuple(notes + tag_notes))
+        return PlatformPlan(
+            grafts=tuple(grafts.values()),
+            edits=tuple(edits),
+            platform_tags=(tag.name,),
+            notes=tuple(notes + tag_notes),
+        )
 
     @staticmethod
-    def _tag(ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions,
-             excluded: frozenset[str], policy: MacPolicy) -> tuple[PlatformTag, list[str]]:
+    def _tag(
+        ctx: WheelContext,
+        verdict: PlatformVerdict,
+        options: RepairOptions,
+        excluded: frozenset[str],
+        policy: MacPolicy,
+    ) -> tuple[PlatformTag, list[str]]:
         after = grafted_binaries(ctx, verdict.graph, excluded)
         assert after is not None  # missing libraries were refused above
-        labels = {e.path: e.name if e.name == e.path else f"{e.name} (from {e.path})"
-                  for e in verdict.graph.externals if e.path}
+        labels = {
+            e.path: e.name if e.name == e.path else f"{e.name} (from {e.path})"
+            for e in verdict.graph.externals
+            if e.path
+        }
         required: set[str] = set()
         for arch in options.require_archs:
             required |= tag_archs(arch)
-        lacking = [f"{labels.get(label, label)} has no {', '.join(sorted(required - set(b.archs)))}"
-                   for label, b in after.items() if required - set(b.archs)]
+        lacking = [
+            f"{labels.get(label, label)} has no {', '.join(sorted(required - set(b.archs)))}"
+            for label, b in after.items()
+            if required - set(b.archs)
+        ]
         if lacking:
             more = f" (+{len(lacking) - 3} more)" if len(lacking) > 3 else ""
-            raise RepairError(f"{ctx.label}: --require-archs {','.join(options.require_archs)}: "
-                              f"{'; '.join(lacking[:3])}{more}")
+            raise RepairError(
+                f"{ctx.label}: --require-archs {','.join(options.require_archs)}: "
+                f"{'; '.join(lacking[:3])}{more}"
+            )
         best, deciders = best_tag(after, policy)
         if best is None:
-            raise RepairError(f"{ctx.label}: the binaries and the libraries to graft share no "
-                              "architecture a macOS tag can name")
+            raise RepairError(
+                f"{ctx.label}: the binaries and the libraries to graft share no "
+                "architecture a macOS tag can name"
+            )
         chosen = best
         if options.plat != "auto":
             try:
@@ -164,18 +200,26 @@ class MacOSPlanner:
                 raise RepairError(f"{ctx.label}: --plat {chosen.name} is not a macOS tag")
             problems = tag_problems(chosen, after, policy)
             if problems:
-                shown = "; ".join(f"{labels.get(f.member or '', f.member)}: {f.message}"
-                                  for f in problems[:3])
+                shown = "; ".join(
+                    f"{labels.get(f.member or '', f.member)}: {f.message}" for f in problems[:3]
+                )
                 raise RepairError(f"{ctx.label}: cannot reach {chosen.name}: {shown}")
         notes = []
         for claimed in ctx.claimed:
             if claimed.family == "macosx" and claimed != chosen:
-                why = [f"{labels.get(label, label)} ({s.arch} slice) needs macOS "
-                       f"{fmt(s.minos or ())}" for label, s in deciders[:2]]
+                why = [
+                    f"{labels.get(label, label)} ({s.arch} slice) needs macOS {fmt(s.minos or ())}"
+                    for label, s in deciders[:2]
+                ]
                 lost = tag_archs(claimed.arch) - tag_archs(chosen.arch)
-                why += [f"{labels.get(label, label)} has no "
-                        f"{', '.join(sorted(lost - set(b.archs)))} slice"
-                        for label, b in after.items() if lost - set(b.archs)][:2]
-                notes.append(f"retagged {claimed.name} -> {chosen.name}"
-                             + (f": {'; '.join(why)}" if why else ""))
+                why += [
+                    f"{labels.get(label, label)} has no "
+                    f"{', '.join(sorted(lost - set(b.archs)))} slice"
+                    for label, b in after.items()
+                    if lost - set(b.archs)
+                ][:2]
+                notes.append(
+                    f"retagged {claimed.name} -> {chosen.name}"
+                    + (f": {'; '.join(why)}" if why else "")
+                )
         return chosen, notes

@@ -65,11 +65,12 @@ def _drop_signature(data: bytearray, hdr: Headers) -> bytearray:
 def _append_section(member: str, data: bytearray, hdr: Headers, blob: bytes) -> int:
     """Append ``blob`` as a new read-only data section; return its RVA."""
     slot = hdr.section_table_offset + 40 * len(hdr.sections)
-    first_raw = min([raw for _, _, _, raw, size in hdr.sections if size] or
-                    [hdr.size_of_headers])
-    if slot + 40 > min(hdr.size_of_headers, first_raw) or any(data[slot:slot + 40]):
-        raise RepairError(f"{member}: no room for another section header to hold the new DLL "
-                          "names (try --no-mangle for its dependencies)")
+    first_raw = min([raw for _, _, _, raw, size in hdr.sections if size] or [hdr.size_of_headers])
+    if slot + 40 > min(hdr.size_of_headers, first_raw) or any(data[slot : slot + 40]):
+        raise RepairError(
+            f"{member}: no room for another section header to hold the new DLL "
+            "names (try --no-mangle for its dependencies)"
+        )
     size_of_image = struct.unpack_from("<I", data, hdr.optional_offset + 56)[0]
     ends = [va + max(vsize, raw_size) for _, va, vsize, _, raw_size in hdr.sections]
     rva = _align(max([size_of_image, *ends]), hdr.section_alignment)
@@ -78,11 +79,25 @@ def _append_section(member: str, data: bytearray, hdr: Headers, blob: bytes) -> 
     data.extend(bytes(raw - len(data)))
     data.extend(blob)
     data.extend(bytes(raw + raw_size - len(data)))
-    struct.pack_into("<8sIIIIIIHHI", data, slot, SECTION_NAME, len(blob), rva, raw_size, raw,
-                     0, 0, 0, 0, _SCN_CNT_INITIALIZED_DATA | _SCN_MEM_READ)
+    struct.pack_into(
+        "<8sIIIIIIHHI",
+        data,
+        slot,
+        SECTION_NAME,
+        len(blob),
+        rva,
+        raw_size,
+        raw,
+        0,
+        0,
+        0,
+        0,
+        _SCN_CNT_INITIALIZED_DATA | _SCN_MEM_READ,
+    )
     struct.pack_into("<H", data, hdr.pe_offset + 6, len(hdr.sections) + 1)
-    struct.pack_into("<I", data, hdr.optional_offset + 56,
-                     _align(rva + len(blob), hdr.section_alignment))
+    struct.pack_into(
+        "<I", data, hdr.optional_offset + 56, _align(rva + len(blob), hdr.section_alignment)
+    )
     initialized = struct.unpack_from("<I", data, hdr.optional_offset + 8)[0]
     struct.pack_into("<I", data, hdr.optional_offset + 8, (initialized + raw_size) & 0xFFFFFFFF)
     return rva
@@ -91,8 +106,10 @@ def _append_section(member: str, data: bytearray, hdr: Headers, blob: bytes) -> 
 def _point(member: str, data: bytearray, hdr: Headers, ref: NameRef, rva: int) -> None:
     value = hdr.image_base + rva if ref.va_based else rva
     if value > 0xFFFFFFFF:
-        raise RepairError(f"{member}: the delay-import descriptor of {ref.dll} holds a 32-bit "
-                          "address that cannot reach the new name")
+        raise RepairError(
+            f"{member}: the delay-import descriptor of {ref.dll} holds a 32-bit "
+            "address that cannot reach the new name"
+        )
     struct.pack_into("<I", data, ref.field_offset, value)
 
 
@@ -131,8 +148,9 @@ def rename_dlls(member: str, original: bytes, renames: dict[str, str]) -> bytes:
         if ref.string_offset in done:
             continue
         if len(encoded) <= len(old):
-            data[ref.string_offset:ref.string_offset + len(old) + 1] = \
-                encoded + bytes(len(old) + 1 - len(encoded))
+            data[ref.string_offset : ref.string_offset + len(old) + 1] = encoded + bytes(
+                len(old) + 1 - len(encoded)
+            )
             done.add(ref.string_offset)
         else:
             long_names.setdefault(wanted[ref.dll.lower()], 0)
@@ -158,8 +176,9 @@ class PePatcher:
 
     def apply(self, path: Path, edit: FileEdit) -> None:
         if edit.rpaths or edit.soname or edit.remove:
-            raise RepairError(f"{edit.member}: a PE file has no rpath, soname or removable "
-                              "import to edit")
+            raise RepairError(
+                f"{edit.member}: a PE file has no rpath, soname or removable import to edit"
+            )
         if not edit.replace:
             return
         try:

@@ -42,21 +42,26 @@ def _tags(ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions) -
         except TagError:
             raise TagError(f"--plat: unknown platform tag {options.plat!r}") from None
         if target.family != "win" or target.arch != verdict.arch:
-            raise RepairError(f"{ctx.label}: --plat {target.name} does not match the wheel's "
-                              f"{verdict.arch} Windows binaries")
+            raise RepairError(
+                f"{ctx.label}: --plat {target.name} does not match the wheel's "
+                f"{verdict.arch} Windows binaries"
+            )
         return [target.name]
     claimed = [t.name for t in ctx.claimed if t.family == "win" and t.arch == verdict.arch]
     return claimed or ([verdict.repair_tag] if verdict.repair_tag else [])
 
 
 class WindowsPlanner:
-    def plan(self, ctx: WheelContext, verdict: PlatformVerdict,
-             options: RepairOptions) -> PlatformPlan:
+    def plan(
+        self, ctx: WheelContext, verdict: PlatformVerdict, options: RepairOptions
+    ) -> PlatformPlan:
         graph = verdict.graph
         excluded, notes = graftable(ctx, graph, options.exclude, "imported", fold_case=True)
         if verdict.repair_tag is None:
-            why = next((f"{f.member}: {f.message}" for f in verdict.findings
-                        if f.severity == "error"), "its binaries do not match its tag")
+            why = next(
+                (f"{f.member}: {f.message}" for f in verdict.findings if f.severity == "error"),
+                "its binaries do not match its tag",
+            )
             raise RepairError(f"{ctx.label}: grafting DLLs cannot fix this wheel: {why}")
         tags = _tags(ctx, verdict, options)
         if options.strip:
@@ -73,8 +78,10 @@ class WindowsPlanner:
             new_name = ext.name if keep else mangled_name(ext.name, digest)
             member = f"{libs_dir}/{new_name}"
             if member.lower() in taken:
-                raise RepairError(f"{ctx.label}: cannot graft {ext.path} as {member}: the wheel "
-                                  "already has a file of that name")
+                raise RepairError(
+                    f"{ctx.label}: cannot graft {ext.path} as {member}: the wheel "
+                    "already has a file of that name"
+                )
             taken.add(member.lower())
             grafts[ext.name.lower()] = Graft(ext.name, ext.path, member, new_name, digest)
             if keep:
@@ -85,40 +92,64 @@ class WindowsPlanner:
         edits: list[FileEdit] = []
         signed: list[str] = []
         sources = [(m, m) for m, b in ctx.binaries.items() if b.format == "pe"]
-        sources += [(e.path, grafts[e.name.lower()].member) for e in graph.externals
-                    if e.path is not None and e.name.lower() in grafts]
+        sources += [
+            (e.path, grafts[e.name.lower()].member)
+            for e in graph.externals
+            if e.path is not None and e.name.lower() in grafts
+        ]
         binaries = {e.path: e.binary for e in graph.externals if e.path}
         for holder, member in sources:
             replace = tuple(
-                (d.name, grafts[d.name.lower()].new_name) for d in graph.for_binary(holder)
-                if d.kind == "external" and d.name.lower() in grafts
-                and grafts[d.name.lower()].new_name != d.name)
+                (d.name, grafts[d.name.lower()].new_name)
+                for d in graph.for_binary(holder)
+                if d.kind == "external"
+                and d.name.lower() in grafts
+                and grafts[d.name.lower()].new_name != d.name
+            )
             if replace:
                 edits.append(FileEdit(member, "pe", replace=tuple(dict.fromkeys(replace))))
                 binary = ctx.binaries.get(holder) or binaries.get(holder)
                 if binary is not None and binary.pe is not None and binary.pe.has_signature:
                     signed.append(member)
-        notes += [f"{m}: Authenticode signature dropped (renaming its imports invalidates it)"
-                  for m in signed]
-        delayed = {name.lower() for b in [*ctx.binaries.values(), *binaries.values()]
-                   if b is not None and b.pe is not None for name in b.pe.delay_imports}
+        notes += [
+            f"{m}: Authenticode signature dropped (renaming its imports invalidates it)"
+            for m in signed
+        ]
+        delayed = {
+            name.lower()
+            for b in [*ctx.binaries.values(), *binaries.values()]
+            if b is not None and b.pe is not None
+            for name in b.pe.delay_imports
+        }
         preload = tuple(sorted(g.new_name for key, g in grafts.items() if key in delayed))
-        notes += [f"{n}: delay-loaded, so the DLL directory patch loads it up front"
-                  for n in preload]
+        notes += [
+            f"{n}: delay-loaded, so the DLL directory patch loads it up front" for n in preload
+        ]
         files, file_notes = self._init_files(ctx, verdict, set(grafts), libs_dir, preload)
-        return PlatformPlan(grafts=tuple(sorted(grafts.values(), key=lambda g: g.member)),
-                            edits=tuple(edits), files=tuple(files), platform_tags=tuple(tags),
-                            notes=tuple(notes + file_notes))
+        return PlatformPlan(
+            grafts=tuple(sorted(grafts.values(), key=lambda g: g.member)),
+            edits=tuple(edits),
+            files=tuple(files),
+            platform_tags=tuple(tags),
+            notes=tuple(notes + file_notes),
+        )
 
     @staticmethod
-    def _init_files(ctx: WheelContext, verdict: PlatformVerdict, grafted: set[str],
-                    libs_dir: str, preload: tuple[str, ...],
-                    ) -> tuple[list[tuple[str, bytes]], list[str]]:
+    def _init_files(
+        ctx: WheelContext,
+        verdict: PlatformVerdict,
+        grafted: set[str],
+        libs_dir: str,
+        preload: tuple[str, ...],
+    ) -> tuple[list[tuple[str, bytes]], list[str]]:
         """The ``__init__.py`` patches (and start-up module) that reach every binary that
         loads a graft, directly or through DLLs of the wheel."""
         graph = verdict.graph
-        needs = {d.needed_by for d in graph.dependencies
-                 if d.kind == "external" and d.name.lower() in grafted}
+        needs = {
+            d.needed_by
+            for d in graph.dependencies
+            if d.kind == "external" and d.name.lower() in grafted
+        }
         imported_by: dict[str, set[str]] = {}
         for d in graph.dependencies:
             if d.kind == "bundled" and d.member:
@@ -131,8 +162,13 @@ class WindowsPlanner:
                     pending.append(importer)
         # Only binaries Python loads itself: a DLL another member imports rides on its
         # importer's DLL directory.
-        roots = sorted(m for m in needs if m in ctx.binaries and m not in imported_by
-                       and not ctx.install_path(m).startswith("<"))
+        roots = sorted(
+            m
+            for m in needs
+            if m in ctx.binaries
+            and m not in imported_by
+            and not ctx.install_path(m).startswith("<")
+        )
         inits: dict[str, int] = {}
         startup = False
         for member in roots:
@@ -159,8 +195,9 @@ class WindowsPlanner:
         if startup:
             module = "_mwheel_dlls_" + re.sub(r"\W", "_", ctx.dist_name)
             pth = f"{ctx.dist_name}-mwheel-dlls.pth"
-            files += [(f"{module}.py", startup_module(libs_dir, preload)),
-                      (pth, pth_line(module))]
-            notes.append(f"{pth}: imports {module} at start-up, which adds {libs_dir} to the "
-                         "DLL search path for extension modules outside any package")
+            files += [(f"{module}.py", startup_module(libs_dir, preload)), (pth, pth_line(module))]
+            notes.append(
+                f"{pth}: imports {module} at start-up, which adds {libs_dir} to the "
+                "DLL search path for extension modules outside any package"
+            )
         return files, notes

@@ -42,8 +42,12 @@ _PLATFORM_TAG: dict[Platform, str] = {
     "pe": "win_amd64",
 }
 _SUFFIX: dict[Platform, str] = {"elf": ".abi3.so", "macho": ".abi3.so", "pe": ".pyd"}
-_TAGS = {"bad": "cp37-abi3", "clean": "cp38-abi3", "python311-dll": "cp38-abi3",
-         "abi3t": "cp315-abi3.abi3t"}
+_TAGS = {
+    "bad": "cp37-abi3",
+    "clean": "cp38-abi3",
+    "python311-dll": "cp38-abi3",
+    "abi3t": "cp315-abi3.abi3t",
+}
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,20 @@ def import_library(dll: str) -> Path:
         (work / "python.def").write_text(text)
         stage = work / "stage"
         stage.mkdir()
-        argv = [sys.executable, "-m", "ziglang", "dlltool", "-m", "i386:x86-64",
-                "-d", "python.def", "-D", dll, "-l", f"stage/{name}"]
+        argv = [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "dlltool",
+            "-m",
+            "i386:x86-64",
+            "-d",
+            "python.def",
+            "-D",
+            dll,
+            "-l",
+            f"stage/{name}",
+        ]
         proc = subprocess.run(argv, cwd=work, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not (stage / name).is_file():
             raise CompileError(argv, proc.returncode, proc.stderr + proc.stdout)
@@ -94,12 +110,18 @@ def import_library(dll: str) -> Path:
 
 def _helper_library() -> Path:
     """``libabi3helper.so``: a non-extension library exporting a Py-prefixed function."""
-    return compile_c([FIXTURES_DIR / "helper.c"], "libabi3helper.so", compiler="gcc",
-                     include_python=False, soname="libabi3helper.so")
+    return compile_c(
+        [FIXTURES_DIR / "helper.c"],
+        "libabi3helper.so",
+        compiler="gcc",
+        include_python=False,
+        soname="libabi3helper.so",
+    )
 
 
-def build_extension(source: str, plat: Platform, dll: str = "python3.dll",
-                    helper: bool = False) -> Path:
+def build_extension(
+    source: str, plat: Platform, dll: str = "python3.dll", helper: bool = False
+) -> Path:
     """Compile ``fixtures/abi3/<source>.c`` into an extension module for ``plat``."""
     src = FIXTURES_DIR / f"{source}.c"
     output = f"{source}{_SUFFIX[plat]}"
@@ -107,16 +129,30 @@ def build_extension(source: str, plat: Platform, dll: str = "python3.dll",
         if not helper:
             return compile_c([src], output, compiler="gcc", include_python=False)
         lib = _helper_library()
-        return compile_c([src], output, compiler="gcc", include_python=False,
-                         libs=["abi3helper"], lib_dirs=[lib.parent], rpath=["$ORIGIN"],
-                         extra_args=["-DFIXTURE_HELPER"])
+        return compile_c(
+            [src],
+            output,
+            compiler="gcc",
+            include_python=False,
+            libs=["abi3helper"],
+            lib_dirs=[lib.parent],
+            rpath=["$ORIGIN"],
+            extra_args=["-DFIXTURE_HELPER"],
+        )
     if helper:
         raise ValueError("the helper library is an ELF-only fixture")
     if plat == "macho":
-        return compile_c([src], output, compiler="zig", target=ZIG_MACOS,
-                         include_python=False, extra_args=["-undefined", "dynamic_lookup"])
-    return compile_c([src, import_library(dll)], output, compiler="zig", target=ZIG_WINDOWS,
-                     include_python=False)
+        return compile_c(
+            [src],
+            output,
+            compiler="zig",
+            target=ZIG_MACOS,
+            include_python=False,
+            extra_args=["-undefined", "dynamic_lookup"],
+        )
+    return compile_c(
+        [src, import_library(dll)], output, compiler="zig", target=ZIG_WINDOWS, include_python=False
+    )
 
 
 def build_abi3_fixture(recipe: str, plat: Platform, dest_dir: Path) -> Abi3Fixture:
@@ -127,8 +163,9 @@ def build_abi3_fixture(recipe: str, plat: Platform, dest_dir: Path) -> Abi3Fixtu
         raise ValueError("python311-dll is a Windows-only fixture")
     source = "bad" if recipe == "bad" else "clean"
     helper = recipe == "clean" and plat == "elf"
-    ext = build_extension(source, plat, "python311.dll" if recipe == "python311-dll"
-                          else "python3.dll", helper=helper)
+    ext = build_extension(
+        source, plat, "python311.dll" if recipe == "python311-dll" else "python3.dll", helper=helper
+    )
     pkg = f"abi3fix_{recipe.replace('-', '_')}"
     member = f"{pkg}/{source}{_SUFFIX[plat]}"
     members: dict[str, bytes | Path] = {

@@ -123,20 +123,34 @@ def _src(name: str) -> list[Path]:
     return [FIXTURES_DIR / name]
 
 
-def dylib(source: str, leaf: str, target: str, install_name: str,
-          extra: Sequence[str] = ()) -> Path:
+def dylib(
+    source: str, leaf: str, target: str, install_name: str, extra: Sequence[str] = ()
+) -> Path:
     """A cached dylib with the given install name (LC_ID_DYLIB)."""
-    return compile_c(_src(source), leaf, compiler="zig", target=target, include_python=False,
-                     extra_args=[f"-Wl,-install_name,{install_name}", *extra])
+    return compile_c(
+        _src(source),
+        leaf,
+        compiler="zig",
+        target=target,
+        include_python=False,
+        extra_args=[f"-Wl,-install_name,{install_name}", *extra],
+    )
 
 
-def extension(source: str, target: str, libs: Sequence[Path] = (),
-              extra: Sequence[str] = ()) -> Path:
+def extension(
+    source: str, target: str, libs: Sequence[Path] = (), extra: Sequence[str] = ()
+) -> Path:
     """A cached extension linking ``libs`` (cached dylibs, each ``lib<stem>.dylib``)."""
-    return compile_c(_src(source), "_ext.so", compiler="zig", target=target,
-                     include_python=False,
-                     libs=[p.name.removeprefix("lib").removesuffix(".dylib") for p in libs],
-                     lib_dirs=[p.parent for p in libs], extra_args=[_UNDEFINED, *extra])
+    return compile_c(
+        _src(source),
+        "_ext.so",
+        compiler="zig",
+        target=target,
+        include_python=False,
+        libs=[p.name.removeprefix("lib").removesuffix(".dylib") for p in libs],
+        lib_dirs=[p.parent for p in libs],
+        extra_args=[_UNDEFINED, *extra],
+    )
 
 
 def install(data: bytes | Path, dest: Path, mapping: Mapping[str, Path] | None = None) -> Path:
@@ -160,9 +174,18 @@ def _wheel(dest_dir: Path, pkg: str, tag: str, ext: bytes, ext_dir: str = "") ->
         return make_wheel(dest_dir, pkg, VERSION, f"cp311-cp311-{tag}", members), member
 
 
-def _one_dep(dest_dir: Path, role: str, *, lib_target: str, ext_targets: Sequence[str],
-             host_lib_targets: Sequence[str], tag: str, repaired: str,
-             bare: bool = False, extra: Sequence[str] = ()) -> MacFixture:
+def _one_dep(
+    dest_dir: Path,
+    role: str,
+    *,
+    lib_target: str,
+    ext_targets: Sequence[str],
+    host_lib_targets: Sequence[str],
+    tag: str,
+    repaired: str,
+    bare: bool = False,
+    extra: Sequence[str] = (),
+) -> MacFixture:
     """dep_ext linking dep_lib (leaf libmw<role>.dylib) by an absolute or bare install name.
 
     ``ext_targets`` are the extension's slices; the dylib is built for each of them (the
@@ -172,13 +195,18 @@ def _one_dep(dest_dir: Path, role: str, *, lib_target: str, ext_targets: Sequenc
     name = leaf if bare else f"{placeholder(role)}/{leaf}"
     lib_dir = dest_dir / f"{role}-libs"
     # lib_target replaces the arm64 11.0 target of the dylib (the "newer" recipe: 13.0).
-    built = {t: dylib("dep_lib.c", leaf, lib_target if t == ARM64_11 else t, name)
-             for t in dict.fromkeys([*ext_targets, *host_lib_targets])}
+    built = {
+        t: dylib("dep_lib.c", leaf, lib_target if t == ARM64_11 else t, name)
+        for t in dict.fromkeys([*ext_targets, *host_lib_targets])
+    }
     exts = [extension("dep_ext.c", t, [built[t]], extra).read_bytes() for t in ext_targets]
     mapping = {} if bare else {placeholder(role): str(lib_dir)}
     host = [built[t].read_bytes() for t in host_lib_targets]
-    install(host[0] if len(host) == 1 else make_fat(host), lib_dir / leaf,
-            {k: Path(v) for k, v in mapping.items()})
+    install(
+        host[0] if len(host) == 1 else make_fat(host),
+        lib_dir / leaf,
+        {k: Path(v) for k, v in mapping.items()},
+    )
     ext = exts[0] if len(exts) == 1 else make_fat(exts)
     pkg = f"mwfix_{role}"
     wheel, member = _wheel(dest_dir, pkg, tag, retarget(ext, mapping) if mapping else ext)
@@ -190,20 +218,35 @@ def _chain(dest_dir: Path) -> MacFixture:
     inner_dir, outer_dir = dest_dir / "chain-libs" / "inner", dest_dir / "chain-libs" / "outer"
     inner = dylib("chain_inner.c", "libmwinner.dylib", ARM64_11, "@rpath/libmwinner.dylib")
     outer_name = f"{placeholder('chain-outer')}/libmwouter.dylib"
-    outer = compile_c(_src("chain_outer.c"), "libmwouter.dylib", compiler="zig",
-                      target=ARM64_11, include_python=False, libs=["mwinner"],
-                      lib_dirs=[inner.parent],
-                      extra_args=[f"-Wl,-install_name,{outer_name}",
-                                  f"-Wl,-rpath,{placeholder('chain-inner')}"])
+    outer = compile_c(
+        _src("chain_outer.c"),
+        "libmwouter.dylib",
+        compiler="zig",
+        target=ARM64_11,
+        include_python=False,
+        libs=["mwinner"],
+        lib_dirs=[inner.parent],
+        extra_args=[f"-Wl,-install_name,{outer_name}", f"-Wl,-rpath,{placeholder('chain-inner')}"],
+    )
     ext = extension("chain_ext.c", ARM64_11, [outer])
     install(inner, inner_dir / "libmwinner.dylib")
-    install(outer, outer_dir / "libmwouter.dylib",
-            {placeholder("chain-outer"): outer_dir, placeholder("chain-inner"): inner_dir})
+    install(
+        outer,
+        outer_dir / "libmwouter.dylib",
+        {placeholder("chain-outer"): outer_dir, placeholder("chain-inner"): inner_dir},
+    )
     data = retarget(ext.read_bytes(), {placeholder("chain-outer"): str(outer_dir)})
     tag = "macosx_11_0_arm64"
     wheel, member = _wheel(dest_dir, "mwfix_chain", tag, data, ext_dir="sub/")
-    return MacFixture(wheel, [outer_dir, inner_dir], member, tag, tag,
-                      ("libmwouter.dylib", "libmwinner.dylib"), "mwfix_chain")
+    return MacFixture(
+        wheel,
+        [outer_dir, inner_dir],
+        member,
+        tag,
+        tag,
+        ("libmwouter.dylib", "libmwinner.dylib"),
+        "mwfix_chain",
+    )
 
 
 def build_macos_fixture(name: str, dest_dir: Path) -> MacFixture:
@@ -213,33 +256,73 @@ def build_macos_fixture(name: str, dest_dir: Path) -> MacFixture:
     u2 = (X86_64_1012, ARM64_11)
     if name == "clean":
         tag = "macosx_11_0_arm64"
-        wheel, member = _wheel(dest_dir, "mwfix_clean", tag,
-                               extension("clean_ext.c", ARM64_11).read_bytes())
+        wheel, member = _wheel(
+            dest_dir, "mwfix_clean", tag, extension("clean_ext.c", ARM64_11).read_bytes()
+        )
         return MacFixture(wheel, [], member, tag, tag, (), "mwfix_clean")
     if name == "absolute":
-        return _one_dep(dest_dir, "absolute", lib_target=ARM64_11, ext_targets=[ARM64_11],
-                        host_lib_targets=[ARM64_11], tag="macosx_11_0_arm64",
-                        repaired="macosx_11_0_arm64")
+        return _one_dep(
+            dest_dir,
+            "absolute",
+            lib_target=ARM64_11,
+            ext_targets=[ARM64_11],
+            host_lib_targets=[ARM64_11],
+            tag="macosx_11_0_arm64",
+            repaired="macosx_11_0_arm64",
+        )
     if name == "newer":
-        return _one_dep(dest_dir, "newer", lib_target=ARM64_13, ext_targets=[ARM64_11],
-                        host_lib_targets=[ARM64_11], tag="macosx_11_0_arm64",
-                        repaired="macosx_13_0_arm64")
+        return _one_dep(
+            dest_dir,
+            "newer",
+            lib_target=ARM64_13,
+            ext_targets=[ARM64_11],
+            host_lib_targets=[ARM64_11],
+            tag="macosx_11_0_arm64",
+            repaired="macosx_13_0_arm64",
+        )
     if name == "universal2":
-        return _one_dep(dest_dir, "universal2", lib_target=ARM64_11, ext_targets=u2,
-                        host_lib_targets=u2, tag="macosx_10_12_universal2",
-                        repaired="macosx_10_12_universal2")
+        return _one_dep(
+            dest_dir,
+            "universal2",
+            lib_target=ARM64_11,
+            ext_targets=u2,
+            host_lib_targets=u2,
+            tag="macosx_10_12_universal2",
+            repaired="macosx_10_12_universal2",
+        )
     if name == "thin":
-        return _one_dep(dest_dir, "thin", lib_target=ARM64_11, ext_targets=u2,
-                        host_lib_targets=[ARM64_11], tag="macosx_10_12_universal2",
-                        repaired="macosx_11_0_arm64")
+        return _one_dep(
+            dest_dir,
+            "thin",
+            lib_target=ARM64_11,
+            ext_targets=u2,
+            host_lib_targets=[ARM64_11],
+            tag="macosx_10_12_universal2",
+            repaired="macosx_11_0_arm64",
+        )
     if name == "libpath":
-        return _one_dep(dest_dir, "libpath", lib_target=ARM64_11, ext_targets=[ARM64_11],
-                        host_lib_targets=[ARM64_11], tag="macosx_11_0_arm64",
-                        repaired="macosx_11_0_arm64", bare=True)
+        return _one_dep(
+            dest_dir,
+            "libpath",
+            lib_target=ARM64_11,
+            ext_targets=[ARM64_11],
+            host_lib_targets=[ARM64_11],
+            tag="macosx_11_0_arm64",
+            repaired="macosx_11_0_arm64",
+            bare=True,
+        )
     if name == "tight":
-        return _one_dep(dest_dir, "tight", lib_target=ARM64_11, ext_targets=[ARM64_11],
-                        host_lib_targets=[ARM64_11], tag="macosx_11_0_arm64", repaired="",
-                        bare=True, extra=["-Wl,-headerpad,0"])
+        return _one_dep(
+            dest_dir,
+            "tight",
+            lib_target=ARM64_11,
+            ext_targets=[ARM64_11],
+            host_lib_targets=[ARM64_11],
+            tag="macosx_11_0_arm64",
+            repaired="",
+            bare=True,
+            extra=["-Wl,-headerpad,0"],
+        )
     if name == "chain":
         return _chain(dest_dir)
     raise KeyError(f"unknown macOS fixture {name!r}; known: {', '.join(RECIPES)}")

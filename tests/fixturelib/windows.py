@@ -66,8 +66,18 @@ def import_library(def_file: Path, machine: str) -> Path:
     (cache_root() / "tmp").mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix="implib-", dir=cache_root() / "tmp"))
     try:
-        argv = [sys.executable, "-m", "ziglang", "dlltool", "-d", str(def_file),
-                "-l", str(build / name), "-m", machine]
+        argv = [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "dlltool",
+            "-d",
+            str(def_file),
+            "-l",
+            str(build / name),
+            "-m",
+            machine,
+        ]
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not (build / name).is_file():
             raise CompileError(argv, proc.returncode, proc.stderr + proc.stdout)
@@ -82,16 +92,25 @@ def import_library(def_file: Path, machine: str) -> Path:
     return final_dir / name
 
 
-def build_dll(source: str, output: str, arch: str, imports: tuple[str, ...] = (),
-              shared: bool = True) -> Path:
+def build_dll(
+    source: str, output: str, arch: str, imports: tuple[str, ...] = (), shared: bool = True
+) -> Path:
     """Cross-compile ``fixtures/windows/<source>`` linking the DLLs named by ``imports``
     (``.def`` stems); returns the cached output."""
     triple, machine, _ = TARGETS[arch]
-    lib_dirs = sorted({import_library(FIXTURES_DIR / f"{stem}.def", machine).parent
-                       for stem in imports})
-    return compile_c([FIXTURES_DIR / source], output, compiler="zig", target=triple,
-                     shared=shared, include_python=False, libs=list(imports),
-                     lib_dirs=lib_dirs)
+    lib_dirs = sorted(
+        {import_library(FIXTURES_DIR / f"{stem}.def", machine).parent for stem in imports}
+    )
+    return compile_c(
+        [FIXTURES_DIR / source],
+        output,
+        compiler="zig",
+        target=triple,
+        shared=shared,
+        include_python=False,
+        libs=list(imports),
+        lib_dirs=lib_dirs,
+    )
 
 
 def link_delay_outer() -> Path:
@@ -102,13 +121,25 @@ def link_delay_outer() -> Path:
     own entry point and delay-load helper). Cached by the bytes of every input.
     """
     triple, machine, _ = TARGETS["x86_64"]
-    obj = compile_c([FIXTURES_DIR / "outer_delay.c"], "outer_delay.o", compiler="zig",
-                    target=triple, shared=False, include_python=False, extra_args=["-c"])
-    libs = [import_library(FIXTURES_DIR / f"{stem}.def", machine)
-            for stem in ("priv_inner", "kernel32")]
+    obj = compile_c(
+        [FIXTURES_DIR / "outer_delay.c"],
+        "outer_delay.o",
+        compiler="zig",
+        target=triple,
+        shared=False,
+        include_python=False,
+        extra_args=["-c"],
+    )
+    libs = [
+        import_library(FIXTURES_DIR / f"{stem}.def", machine) for stem in ("priv_inner", "kernel32")
+    ]
     argv = ["/dll", "/entry:DllMain", "/nodefaultlib", "/delayload:priv_inner.dll"]
-    material = [compiler_version("zig"), *argv, obj.read_bytes().hex(),
-                *(lib.read_bytes().hex() for lib in libs)]
+    material = [
+        compiler_version("zig"),
+        *argv,
+        obj.read_bytes().hex(),
+        *(lib.read_bytes().hex() for lib in libs),
+    ]
     key = hashlib.sha256("\0".join(material).encode()).hexdigest()
     final = cache_root() / "lld-link" / key / "priv_outer.dll"
     if final.is_file():
@@ -116,8 +147,16 @@ def link_delay_outer() -> Path:
     (cache_root() / "tmp").mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix="lld-link-", dir=cache_root() / "tmp"))
     try:
-        cmd = [sys.executable, "-m", "ziglang", "lld-link", *argv,
-               f"/out:{build / 'priv_outer.dll'}", str(obj), *map(str, libs)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "lld-link",
+            *argv,
+            f"/out:{build / 'priv_outer.dll'}",
+            str(obj),
+            *map(str, libs),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0 or not (build / "priv_outer.dll").is_file():
             raise CompileError(cmd, proc.returncode, proc.stderr + proc.stdout)
@@ -147,8 +186,9 @@ def build_chain(arch: str, *, delay: bool = False, python_dll: str = "python3") 
         raise ValueError("the delay-load fixture is built for x86_64 only")
     return {
         "priv_inner.dll": build_dll("inner.c", "priv_inner.dll", arch),
-        "priv_outer.dll": link_delay_outer() if delay else
-        build_dll("outer.c", "priv_outer.dll", arch, ("priv_inner",)),
+        "priv_outer.dll": link_delay_outer()
+        if delay
+        else build_dll("outer.c", "priv_outer.dll", arch, ("priv_inner",)),
         ext: build_dll("ext.c", ext, arch, ("priv_outer", python_dll)),
         f"{python_dll}.dll": build_dll("python3_stub.c", f"{python_dll}.dll", arch),
     }
@@ -161,10 +201,15 @@ def build_loader(arch: str = "x86_64") -> Path:
 INIT_PY = b'"""The winext test package."""\n\nfrom __future__ import annotations\n\nVALUE = 1\n'
 
 
-def build_windows_fixture(dest_dir: Path, arch: str = "x86_64", *, delay: bool = False,
-                          python_dll: str = "python3",
-                          members: dict[str, bytes] | None = None,
-                          extension: str | None = None) -> WindowsFixture:
+def build_windows_fixture(
+    dest_dir: Path,
+    arch: str = "x86_64",
+    *,
+    delay: bool = False,
+    python_dll: str = "python3",
+    members: dict[str, bytes] | None = None,
+    extension: str | None = None,
+) -> WindowsFixture:
     """Build the wheel (``winext-1.0-cp311-cp311-<plat>.whl``) and its outside DLLs in
     ``dest_dir``.
 
@@ -176,18 +221,20 @@ def build_windows_fixture(dest_dir: Path, arch: str = "x86_64", *, delay: bool =
     built = build_chain(arch, delay=delay, python_dll=python_dll)
     lib_dir = dest_dir / "dlls"
     python_dir = dest_dir / "python"
-    for directory, names in ((lib_dir, ("priv_outer.dll", "priv_inner.dll")),
-                             (python_dir, (f"{python_dll}.dll",))):
+    for directory, names in (
+        (lib_dir, ("priv_outer.dll", "priv_inner.dll")),
+        (python_dir, (f"{python_dll}.dll",)),
+    ):
         directory.mkdir(parents=True, exist_ok=True)
         for name in names:
             shutil.copyfile(built[name], directory / name)
     ext_name = f"_ext.cp311-{plat}.pyd"
     extension = extension or f"winext/{ext_name}"
     contents: dict[str, bytes | Path] = dict(
-        members if members is not None else {"winext/__init__.py": INIT_PY})
+        members if members is not None else {"winext/__init__.py": INIT_PY}
+    )
     contents[extension] = built[ext_name]
-    wheel = make_wheel(dest_dir / "wheels", "winext", VERSION, f"cp311-cp311-{plat}",
-                       contents)
+    wheel = make_wheel(dest_dir / "wheels", "winext", VERSION, f"cp311-cp311-{plat}", contents)
     return WindowsFixture(wheel, lib_dir, python_dir, arch, extension)
 
 
@@ -216,8 +263,12 @@ def delvewheel_show(wheel: Path) -> dict[str, list[str]]:
             for info in src.infolist():
                 if not info.filename.endswith(".dist-info/DELVEWHEEL"):
                     dst.writestr(info, src.read(info))
-        proc = subprocess.run([str(DELVEWHEEL), *DELVEWHEEL_ARGS, str(copy)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [str(DELVEWHEEL), *DELVEWHEEL_ARGS, str(copy)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     out: dict[str, list[str]] = {key: [] for key in _SECTIONS.values()}
     current: list[str] | None = None
     for line in proc.stdout.splitlines():
@@ -239,15 +290,21 @@ def write_windows_expected(corpus: Path, dest: Path) -> None:
     wheels = sorted(p.name for p in corpus.glob("*-win*.whl"))
     doc = {
         "command": f"delvewheel {' '.join(DELVEWHEEL_ARGS)} WHEEL "
-                   "(on a copy without .dist-info/DELVEWHEEL)",
+        "(on a copy without .dist-info/DELVEWHEEL)",
         "delvewheel": subprocess.run(
-            [str(DELVEWHEEL.parent / "python"), "-c",
-             "import importlib.metadata as m; print(m.version('delvewheel'))"],
-            capture_output=True, text=True, check=True).stdout.strip(),
+            [
+                str(DELVEWHEEL.parent / "python"),
+                "-c",
+                "import importlib.metadata as m; print(m.version('delvewheel'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip(),
         "regenerate": "cd tests && python -c 'from pathlib import Path; "
-                      "from fixturelib.windows import write_windows_expected as w; "
-                      "w(Path.home() / \".cache/mwheel-corpus\", "
-                      "Path(\"data/windows_expected.json\"))'",
+        "from fixturelib.windows import write_windows_expected as w; "
+        'w(Path.home() / ".cache/mwheel-corpus", '
+        'Path("data/windows_expected.json"))\'',
         "wheels": {name: delvewheel_show(corpus / name) for name in wheels},
     }
     dest.write_text(json.dumps(doc, indent=2) + "\n")
