@@ -2,7 +2,7 @@
 
 Every failure mwheel reports is an ``MwheelError`` whose message is a single line naming the
 wheel, member or path at fault, and whose class fixes the process exit code. Third-party
-exceptions (zipfile, pyelftools, macholib, pefile, lief, subprocess) are converted into these
+exceptions (zipfile, zlib, struct, subprocess) are converted into these
 where the third-party library is called, so the CLI maps errors to exit codes in one place.
 
 Exit codes (also in the README):

@@ -5,7 +5,7 @@ dynamic segment, GNU property), section headers, the dynamic section, the versio
 the dynamic symbol table. Everything is decoded with ``struct`` in bulk, each table once:
 pyelftools, which this reader replaced, spends ~11 ms per file building construct objects
 for headers and took 1.9 s to walk the 46k symbols of libLLVM (see the README, "Choosing the
-ELF reader"); this reader takes 0.26 s there. pyelftools stays as the independent oracle the
+readers"); this reader takes 0.26 s there. pyelftools stays as the independent oracle the
 tests compare this reader against.
 
 Every read is bounds-checked and every table walk is bounded, so a truncated or hostile file

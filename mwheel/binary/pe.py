@@ -1,28 +1,24 @@
 """PE/COFF reader (Microsoft "PE Format" specification) for DLLs, ``.pyd`` files and EXEs.
 
-pefile decodes the headers, the import directory and the delay-import directory; it is
-loaded with ``fast_load=True`` and asked for those two directories only. Two things are
-done here instead, for speed and for safety:
+Everything an audit needs is decoded here with ``struct``, each table once and bounded: the
+DOS, COFF and optional headers and the section table, the import and delay-import
+descriptors with their name tables (by name, or ``#<ordinal>``), the export name pointer
+table, the security directory and the image checksum. The patcher (``repair/pe_patch.py``)
+reuses the same header and descriptor code, so the offsets it rewrites are the ones read.
 
-* Export names are read with ``struct`` from the export directory's name pointer table.
-  pefile's export parser validates every name character by character in Python: 0.14 s
-  for the 5,000 exports of shapely's geos DLL, against 0.045 s for this whole reader.
-* The image checksum (when the file stores one; ``computed_checksum`` is 0 otherwise) is
-  computed with one big-integer remainder per megabyte (the one's-complement sum of
-  16-bit words equals the file, read as a little-endian number, modulo 0xFFFF): 0.26 s
-  for 80 MB, where pefile's ``generate_checksum`` loops over every dword in Python
-  (0.22 s for 2 MB, ~9 s for 80 MB).
+Why not pefile, measured on the corpus's 84 PE files (102 MB), Python 3.11: this reader
+parses all of them in 0.24 s; with pefile decoding the import directories (as the first
+version of this reader did) they took 1.15 s, 1.41 s with pefile's export parser (which
+checks every name character by character in Python), and 0.26 s with lief, which costs
++154 MB of peak memory on the 80 MB llvmlite.dll (+5 MB here). pefile's
+``generate_checksum`` loops over every dword (~9 s for 80 MB); here the one's-complement
+sum of 16-bit words is computed as one big-integer remainder per megabyte (0.26 s). pefile
+stays as the independent oracle that ``tests/test_pe_reader_oracle.py`` and the repair
+tests compare this reader's results with.
 
-Why pefile and not lief, measured on the corpus's 84 PE files (102 MB), Python 3.11: all
-files take 1.15 s here, 1.41 s with pefile parsing the export directory too, 0.26 s with
-lief. But for the 80 MB llvmlite.dll, parsing costs +5 MB of peak memory here, +33 MB with
-pefile's export parser and +154 MB with lief (whose import alone adds 50 MB), and pefile's
-pure-Python parsing is what the bounds below can keep from running away.
-
-pefile is lenient: it turns a bad import directory into a warning and carries on, and it
-walks descriptors until it meets an all-zero one. Before pefile runs, the headers, the
-directories' RVAs and the descriptor arrays are checked and counted here, with bounds, so
-a truncated or hostile file is a one-line ``BinaryError`` naming the member, never a hang.
+A truncated or hostile file (directory RVAs outside the file, descriptor or thunk arrays
+without a terminator, names outside the file) is a one-line ``BinaryError`` naming the
+member, never a hang: every walk is bounded (``MAX_DESCRIPTORS``, ``MAX_THUNKS``).
 """
 
 from __future__ import annotations
@@ -30,8 +26,6 @@ from __future__ import annotations
 import mmap
 import struct
 from dataclasses import dataclass
-
-import pefile
 
 from mwheel.binary import Buffer
 from mwheel.binary.model import Binary, PeInfo, Symbol
@@ -56,6 +50,7 @@ MAX_SECTIONS = 96
 MAX_DESCRIPTORS = 4096
 MAX_EXPORT_NAMES = 1 << 20
 MAX_NAME = 4096
+MAX_THUNKS = 1 << 16
 
 # What the header helpers read: a member (bytes, or a map of a large one) or a file being
 # patched (bytearray).
@@ -190,6 +185,7 @@ class NameRef:
     string_offset: int  # file offset of the NUL-terminated name
     delay: bool
     va_based: bool  # delay descriptor of the old (VC6) kind: fields are VAs, not RVAs
+    thunks: int = 0  # RVA of the import name table (or the IAT when there is none)
 
 
 def dll_name_refs(member: str, data: Data, hdr: Headers) -> list[NameRef]:
@@ -228,14 +224,18 @@ def dll_name_refs(member: str, data: Data, hdr: Headers) -> list[NameRef]:
             if not any(raw):
                 break
             if delay:
-                attrs, name_field = struct.unpack_from("<II", raw)
+                attrs, name_field, _hmod, iat, int_table = struct.unpack_from("<IIIII", raw)
                 va_based = not attrs & 1
                 field_offset = here + 4
                 name_rva = name_field - hdr.image_base if va_based and name_field else name_field
+                thunks = int_table or iat
+                if va_based and thunks:
+                    thunks -= hdr.image_base
             else:
                 va_based = False
-                name_rva = struct.unpack_from("<I", raw, 12)[0]
+                original, _, _, name_rva, first = struct.unpack_from("<IIIII", raw)
                 field_offset = here + 12
+                thunks = original or first
             name_at = hdr.rva_to_offset(name_rva, 1, len(data)) if name_rva > 0 else None
             name = c_string(data, name_at) if name_at is not None else None
             if not name:
@@ -244,7 +244,7 @@ def dll_name_refs(member: str, data: Data, hdr: Headers) -> list[NameRef]:
                     f"its DLL at RVA {name_rva:#x}, outside the file"
                 )
             refs.append(
-                NameRef(name.decode("latin-1"), field_offset, name_at or 0, delay, va_based)
+                NameRef(name.decode("latin-1"), field_offset, name_at or 0, delay, va_based, thunks)
             )
     return refs
 
@@ -312,7 +312,6 @@ def read_pe(member: str, data: Buffer) -> Binary:
     except BinaryError:
         raise
     except (
-        pefile.PEFormatError,
         struct.error,
         ValueError,
         KeyError,
@@ -331,26 +330,14 @@ def read_pe(member: str, data: Buffer) -> Binary:
 def _read(member: str, data: Buffer) -> Binary:
     hdr = parse_headers(member, data)
     refs = dll_name_refs(member, data, hdr)
-    # Not closed: ``PE.close`` runs a full gc.collect (0.7 s over the corpus), and a PE
-    # built from bytes holds no file or mapping to release.
-    pe = pefile.PE(data=data, fast_load=True)
-    pe.parse_data_directories(directories=[DIR_IMPORT, DIR_DELAY_IMPORT])
-    problems = [
-        w
-        for w in pe.get_warnings()
-        if "import" in w.lower() and ("error" in w.lower() or "invalid" in w.lower())
-    ]
-    if problems:
-        raise BinaryError(f"{member}: malformed PE file: {problems[0]}")
-    imports, delay, symbols = _imports(pe)
-    # pefile drops a descriptor whose thunks it cannot read; the pre-scan saw every one.
-    # (Compared by name: a DLL may have several descriptors, pefile may merge them.)
-    seen = {d.lower() for d in imports + delay}
-    lost = next((r.dll for r in refs if r.dll.lower() not in seen), None)
-    if lost is not None:
-        raise BinaryError(
-            f"{member}: malformed PE file: the import thunks of {lost} cannot be read"
-        )
+    imports: list[str] = []
+    delay: list[str] = []
+    symbols: list[Symbol] = []
+    for ref in refs:
+        names = delay if ref.delay else imports
+        if ref.dll not in names:
+            names.append(ref.dll)
+        symbols.extend(_thunk_symbols(member, data, hdr, ref))
     dependencies: dict[str, str] = {}
     for name in imports + delay:
         dependencies.setdefault(name.lower(), name)
@@ -384,21 +371,37 @@ def _read(member: str, data: Buffer) -> Binary:
     )
 
 
-def _imports(pe: pefile.PE) -> tuple[list[str], list[str], list[Symbol]]:
-    symbols: list[Symbol] = []
-    lists: tuple[list[str], list[str]] = ([], [])
-    for names, attr in zip(
-        lists, ("DIRECTORY_ENTRY_IMPORT", "DIRECTORY_ENTRY_DELAY_IMPORT"), strict=True
-    ):
-        for entry in getattr(pe, attr, ()):
-            dll = entry.dll.decode("latin-1")
-            if dll not in names:
-                names.append(dll)
-            for imp in entry.imports:
-                # pefile names some ordinals of well-known DLLs (ws2_32, oleaut32) from a
-                # table of its own; the file itself only says the number.
-                if imp.import_by_ordinal or not imp.name:
-                    symbols.append(Symbol(f"#{imp.ordinal}", library=dll))
-                else:
-                    symbols.append(Symbol(imp.name.decode("utf-8", "replace"), library=dll))
-    return lists[0], lists[1], symbols
+def _thunk_symbols(member: str, data: Data, hdr: Headers, ref: NameRef) -> list[Symbol]:
+    """The functions one descriptor imports: its import name table, to the null entry.
+
+    An entry with the high bit set imports by ordinal (reported as ``#<n>``); otherwise it
+    is the RVA (a VA, for old-style delay descriptors) of a hint/name pair.
+    """
+    if ref.thunks == 0:
+        return []
+    width = 8 if hdr.pe32_plus else 4
+    fmt = "<Q" if hdr.pe32_plus else "<I"
+    ordinal_flag = 1 << (8 * width - 1)
+    out: list[Symbol] = []
+    for n in range(MAX_THUNKS + 1):
+        at = hdr.rva_to_offset(ref.thunks + n * width, width, len(data))
+        if at is None or n == MAX_THUNKS:
+            raise BinaryError(
+                f"{member}: malformed PE file: the import thunks of {ref.dll} cannot be read"
+            )
+        value = struct.unpack_from(fmt, data, at)[0]
+        if value == 0:
+            return out
+        if value & ordinal_flag:
+            out.append(Symbol(f"#{value & 0xFFFF}", library=ref.dll))
+            continue
+        rva = (value - hdr.image_base if ref.va_based else value) & 0x7FFFFFFF
+        name_at = hdr.rva_to_offset(rva + 2, 1, len(data))
+        name = c_string(data, name_at) if name_at is not None else None
+        if name is None:
+            raise BinaryError(
+                f"{member}: malformed PE file: an import of {ref.dll} names itself at "
+                f"RVA {rva:#x}, outside the file"
+            )
+        out.append(Symbol(name.decode("utf-8", "replace"), library=ref.dll))
+    return out
