@@ -19,6 +19,7 @@ from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fixturelib.linux import build_linux_fixture
+from fixturelib.windows import build_windows_fixture
 
 BIG = (
     "llvmlite-*manylinux*x86_64.whl",
@@ -39,29 +40,36 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     auditwheel = ref_tool("auditwheel")
+    delvewheel = ref_tool("delvewheel")
     work = Path(tempfile.mkdtemp(prefix="mwheel-bench-"))
     wheels = [build_linux_fixture(n, work / n).wheel for n in ("chain", "system", "runpath")]
     for pattern in BIG:
         found = sorted(CORPUS.glob(pattern))
         if found:
             wheels.append(retag_linux(found[0]))
+    # (wheel, extra mwheel arguments, reference label, reference command)
+    jobs: list[tuple[Path, list[str], str, list[str] | None]] = [
+        (w, [], "auditwheel repair", [auditwheel, "repair"] if auditwheel else None) for w in wheels
+    ]
+    for arch in ("x86_64", "x86"):
+        fx = build_windows_fixture(work / f"win-{arch}", arch)
+        ref_argv = [delvewheel, "repair", "--add-path", str(fx.lib_dir)] if delvewheel else None
+        jobs.append((fx.wheel, ["--lib-path", str(fx.lib_dir)], "delvewheel repair", ref_argv))
     rows = []
-    for wheel in wheels:
+    for wheel, extra, label, ref_argv in jobs:
         floor = inflate_floor(wheel)
         out_m, out_a = work / "m", work / "a"
         mine = run(
-            [sys.executable, "-m", "mwheel", "repair", "-w", str(out_m), str(wheel)], args.repeat
+            [sys.executable, "-m", "mwheel", "repair", *extra, "-w", str(out_m), str(wheel)],
+            args.repeat,
         )
-        ref = (
-            run([auditwheel, "repair", "-w", str(out_a), str(wheel)], args.repeat)
-            if auditwheel
-            else None
-        )
+        ref = run([*ref_argv, "-w", str(out_a), str(wheel)], args.repeat) if ref_argv else None
         shutil.rmtree(out_m, ignore_errors=True)
         shutil.rmtree(out_a, ignore_errors=True)
         rows.append(
             [
                 wheel.name[:55],
+                label,
                 f"{mine.seconds:.2f}",
                 f"{ref.seconds:.2f}" if ref else "-",
                 f"{floor:.2f}",
@@ -69,26 +77,23 @@ def main() -> None:
                 f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
                 f"{mine.peak_mb:.0f}",
                 f"{ref.peak_mb:.0f}" if ref else "-",
-                str(mine.returncode),
+                f"{mine.returncode}/{ref.returncode if ref else '-'}",
             ]
         )
     shutil.rmtree(work, ignore_errors=True)
-    print(
-        table(
-            [
-                "wheel",
-                "mwheel s",
-                "auditwheel s",
-                "floor s",
-                "mwheel/floor",
-                "auditwheel/mwheel",
-                "mwheel MB",
-                "auditwheel MB",
-                "exit",
-            ],
-            rows,
-        )
-    )
+    header = [
+        "wheel",
+        "reference",
+        "mwheel s",
+        "ref s",
+        "floor s",
+        "mwheel/floor",
+        "ref/mwheel",
+        "mwheel MB",
+        "ref MB",
+        "exit",
+    ]
+    print(table(header, rows))
 
 
 if __name__ == "__main__":
