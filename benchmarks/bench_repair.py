@@ -25,6 +25,10 @@ BIG = (
     "llvmlite-*manylinux*x86_64.whl",
     "scikit_learn-*manylinux*x86_64.whl",
     "pandas-*manylinux*x86_64.whl",
+    # Not in the shared corpus; used when MWHEEL_CORPUS points at a cache holding them
+    # (see benchmarks/README.md): the wheels issue #10 quotes auditwheel's figures for.
+    "xgboost-*manylinux*x86_64.whl",
+    "pyarrow-*manylinux*x86_64.whl",
 )
 
 

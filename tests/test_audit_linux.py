@@ -95,7 +95,9 @@ def test_aarch64_wheel_on_x86_64_host(tmp_path: Path) -> None:
 
 def test_binary_in_purelib_and_platform_wheel_without_binary(tmp_path: Path) -> None:
     purelib = audit_wheel(build_linux_fixture("purelib_binary", tmp_path / "a").wheel)
+    # A py3-none-any wheel with a binary: the tag is wrong, and the binary is in purelib.
     assert "binary-in-purelib" in codes(purelib) and not purelib.compliant
+    assert purelib.best_tag == "manylinux_2_5_x86_64"
     nobin = audit_wheel(build_linux_fixture("nobinary", tmp_path / "b").wheel)
     assert "no-binary" in codes(nobin) and not nobin.compliant
 
@@ -140,3 +142,25 @@ def test_corpus_musllinux_wheels_compliant(corpus: Path, pattern: str) -> None:
         report = audit_wheel(wheel)
         assert report.compliant, (wheel.name, report.findings)
         assert report.best_tag is not None and report.best_tag.startswith("musllinux_1_")
+
+
+def test_purelib_data_dir_is_an_error_root_is_purelib_a_warning(tmp_path: Path) -> None:
+    from fixturelib.wheels import make_wheel, wheel_members
+
+    fx = build_linux_fixture("clean", tmp_path / "fx")
+    so = next(d for n, d in wheel_members(fx.wheel).items() if n.endswith(".so"))
+    tag = "cp311-cp311-manylinux_2_17_x86_64"
+    data_purelib = make_wheel(
+        tmp_path / "a", "mwfix_p", "1.0", tag, {"mwfix_p-1.0.data/purelib/mwfix_p/_ext.so": so}
+    )
+    report = audit_wheel(data_purelib)
+    bad = [f for f in report.findings if f.code == "binary-in-purelib"]
+    assert bad and bad[0].severity == "error" and not report.compliant
+    # Root-Is-Purelib: true with binaries at the root installs fine with pip (xgboost 2.1.0
+    # on PyPI does it): flagged, not fatal.
+    root = make_wheel(
+        tmp_path / "b", "mwfix_p", "1.0", tag, {"mwfix_p/_ext.so": so}, root_is_purelib=True
+    )
+    report = audit_wheel(root)
+    warn = [f for f in report.findings if f.code == "binary-in-purelib"]
+    assert warn and warn[0].severity == "warning" and report.compliant

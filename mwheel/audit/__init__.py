@@ -102,18 +102,31 @@ def _generic_findings(ctx: WheelContext) -> list[Finding]:
                 "binary; it should be a py3-none-any wheel",
             )
         )
-    if ctx.root_is_purelib:
-        platlib = f"{ctx.data_dir}/platlib/"
-        for member in ctx.binaries:
-            if not member.startswith(ctx.data_dir + "/"):
-                out.append(
-                    Finding(
-                        "binary-in-purelib",
-                        member,
-                        "is a binary in a Root-Is-Purelib wheel; binaries belong in "
-                        f"platlib ({platlib} or Root-Is-Purelib: false)",
-                    )
+    purelib = f"{ctx.data_dir}/purelib/"
+    for member in ctx.binaries:
+        if member.startswith(purelib):
+            # Installers put purelib where the OS keeps architecture-independent files
+            # (/usr/lib rather than /usr/lib64 on some distributions): a real error.
+            out.append(
+                Finding(
+                    "binary-in-purelib",
+                    member,
+                    f"is a binary in {purelib}; binaries belong in {ctx.data_dir}/platlib/",
                 )
+            )
+        elif ctx.root_is_purelib and not member.startswith(ctx.data_dir + "/"):
+            # The root of a Root-Is-Purelib wheel also installs to purelib; pip puts
+            # purelib and platlib in one directory on most systems, and real wheels on
+            # PyPI (xgboost 2.1.0) do this, so it is a warning, as auditwheel treats it.
+            out.append(
+                Finding(
+                    "binary-in-purelib",
+                    member,
+                    "is a binary at the root of a Root-Is-Purelib wheel; binaries belong in "
+                    "platlib (set Root-Is-Purelib: false)",
+                    severity="warning",
+                )
+            )
     claimed_oses = {t.os for t in ctx.claimed} - {"any"}
     for member, binary in ctx.binaries.items():
         os_name = OS_OF_FORMAT[binary.format]
