@@ -75,6 +75,8 @@ def plan_repair(
         notes += part.notes
     if not tags:
         tags = sorted({t.platform for t in archive_tags})
+    if not report.binaries:
+        notes.append("not a platform wheel (no ELF, Mach-O or PE binary): copied unchanged")
     name, _ = _output_name(report, archive_tags, tuple(tags))
     return RepairPlan(
         report.wheel, name, tuple(grafts), tuple(edits), tuple(files), tuple(tags), tuple(notes)
