@@ -141,10 +141,10 @@ def apply_plan(
                         writer.copy_raw(raw, info, archive.record[name])
                         copied.append(name)
             for graft in plan.grafts:
-                edit = edits.get(graft.member, FileEdit(graft.member, _format_of(report)))
-                writer.add_bytes(
-                    graft.member, _patched(Path(graft.source), edit, scratch), mode=0o755
-                )
+                source = Path(graft.source)
+                edit = edits.get(graft.member)
+                data = _patched(source, edit, scratch) if edit else source.read_bytes()
+                writer.add_bytes(graft.member, data, mode=0o755)
             for name, data in plan.files:
                 mode = archive.members[name].mode if name in archive.members else 0o644
                 writer.add_bytes(name, data, mode=mode or 0o644)
@@ -157,11 +157,6 @@ def apply_plan(
         except BaseException:
             writer.abort()
             raise
-
-
-def _format_of(report: WheelReport) -> Format:
-    formats = {b.format for b in (report.context.binaries.values() if report.context else [])}
-    return formats.pop() if len(formats) == 1 else "elf"
 
 
 def repair_wheel(
