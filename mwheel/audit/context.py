@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from mwheel.binary.model import Binary
@@ -52,11 +53,8 @@ class WheelContext:
         return member
 
     def member_at(self, install_path: str) -> str | None:
-        return self._by_install_path().get(posixpath.normpath(install_path))
+        return self._by_install_path.get(posixpath.normpath(install_path))
 
+    @cached_property
     def _by_install_path(self) -> dict[str, str]:
-        cached: dict[str, str] | None = self.__dict__.get("_install_index")
-        if cached is None:
-            cached = {self.install_path(m): m for m in self.members}
-            object.__setattr__(self, "_install_index", cached)
-        return cached
+        return {self.install_path(m): m for m in self.members}
