@@ -271,3 +271,39 @@ def test_corpus_musllinux_wheels(corpus: Path, capsys: pytest.CaptureFixture[str
         assert best.version >= floor.version, (wheel.name, floor.name)
     with capsys.disabled():
         print("\nmusllinux corpus best tags:", json.dumps(verdicts, indent=1))
+
+
+def test_function_defined_by_a_bundled_library_is_not_musls(tmp_path: Path) -> None:
+    """reallocarray from a library the wheel bundles says nothing about the musl version."""
+    lib = compile_c(
+        [FIXTURES / "musl_own_reallocarray.c"],
+        "libmwra.so",
+        compiler="zig",
+        target="x86_64-linux-musl",
+        include_python=False,
+        soname="libmwra.so",
+    )
+    ext = compile_c(
+        [FIXTURES / "musl12_reallocarray.c"],
+        "_ext.so",
+        compiler="zig",
+        target="x86_64-linux-musl",
+        libs=["mwra"],
+        lib_dirs=[lib.parent],
+        rpath=["$ORIGIN"],
+    )
+    wheel = make_wheel(
+        tmp_path,
+        "mwfix_musl12",
+        "1.0",
+        "cp311-cp311-musllinux_1_1_x86_64",
+        {
+            "mwfix_musl12/__init__.py": b"from ._ext import *  # noqa: F403\n",
+            f"mwfix_musl12/_ext{EXT_SUFFIX}": ext,
+            "mwfix_musl12/libmwra.so": lib,
+        },
+    )
+    report = audit_wheel(wheel)
+    assert report.compliant, report.findings
+    assert report.best_tag == "musllinux_1_1_x86_64"
+    assert not [f for f in report.findings if f.code == "symbol-too-new"]

@@ -39,9 +39,18 @@ class _Requirement:
     # here because every policy asks for them.
     by_version: dict[str, list[str]] = field(default_factory=dict, compare=False)
     strong: frozenset[str] = frozenset()
+    # Strong imports that no library of the wheel's own (bundled or grafted) defines: only
+    # these can come from libc (the musl rule judges them).
+    from_system: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, label: str, binary: Binary, libraries: tuple[str, ...]) -> _Requirement:
+    def of(
+        cls,
+        label: str,
+        binary: Binary,
+        libraries: tuple[str, ...],
+        provided: frozenset[str] = frozenset(),
+    ) -> _Requirement:
         by_version: dict[str, set[str]] = {}
         for s in binary.imported:
             if s.version:
@@ -49,7 +58,14 @@ class _Requirement:
         # Weak imports are optional (Rust's std probes __cxa_thread_atexit_impl weakly and
         # falls back when it is missing), so only strong ones can break on an older system.
         strong = frozenset(s.name for s in binary.imported if not s.weak)
-        return cls(label, binary, libraries, {v: sorted(n) for v, n in by_version.items()}, strong)
+        return cls(
+            label,
+            binary,
+            libraries,
+            {v: sorted(n) for v, n in by_version.items()},
+            strong,
+            strong - provided,
+        )
 
 
 def _libc_of(binary: Binary) -> str | None:
@@ -142,7 +158,7 @@ def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> 
     # binary needs that musl (e.g. reallocarray, 1.2.2; __time64 on 32-bit archs, 1.2.0).
     newer = policy.forbidden_newer.get(arch)
     if newer:
-        for sym in sorted(imported & newer.keys()):
+        for sym in sorted(req.from_system & newer.keys()):
             origin = newer[sym]
             out.append(
                 Finding(
@@ -185,6 +201,17 @@ def requirements(
     ``excluded`` libraries stay external on purpose (``repair --exclude``): like auditwheel,
     they do not count against the policy, and they are not grafted.
     """
+    external = {e.name: e.binary for e in graph.externals if e.binary is not None}
+
+    def provided(needed_by: str) -> frozenset[str]:
+        """What the non-system libraries ``needed_by`` loads define (bundled or grafted)."""
+        names: set[str] = set()
+        for d in graph.for_binary(needed_by):
+            lib = elfs.get(d.member or "") if d.kind == "bundled" else external.get(d.name)
+            if lib is not None and d.kind != "system":
+                names |= lib.exported
+        return frozenset(names)
+
     reqs: list[_Requirement] = []
     for member, b in elfs.items():
         libs = tuple(
@@ -193,12 +220,12 @@ def requirements(
             if d.name not in excluded
             and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
         )
-        reqs.append(_Requirement.of(member, b, libs))
+        reqs.append(_Requirement.of(member, b, libs, provided(member)))
     if grafted:
         for ext in graph.externals:
             if ext.binary is not None and ext.path is not None and ext.name not in excluded:
                 libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
-                reqs.append(_Requirement.of(ext.path, ext.binary, libs))
+                reqs.append(_Requirement.of(ext.path, ext.binary, libs, provided(ext.path)))
     return reqs
 
 
