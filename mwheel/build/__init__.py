@@ -7,7 +7,24 @@ one wheel writer -> the same ``repair_wheel`` as ``mwheel repair``. The PEP 517 
 
 from __future__ import annotations
 
-from mwheel.build.driver import build_wheels
-from mwheel.build.options import BuildOptions
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mwheel.build.driver import build_wheels
+    from mwheel.build.options import BuildOptions
 
 __all__ = ["BuildOptions", "build_wheels"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: `mwheel audit` registers the build command's arguments without
+    # importing the cargo driver.
+    if name == "build_wheels":
+        from mwheel.build.driver import build_wheels
+
+        return build_wheels
+    if name == "BuildOptions":
+        from mwheel.build.options import BuildOptions
+
+        return BuildOptions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,228 @@
+"""``repair_wheel``: audit, plan, graft and patch, write, audit again, rename into place.
+
+The plan is built by a pure function (``plan_repair``) from the audit report, so
+``--dry-run`` prints exactly what would be done. Applying it edits each binary once, copies
+every unchanged member's compressed bytes as they are, and writes the result atomically;
+the output is audited before it gets its final name, and a repair that does not honour its
+new tags fails instead of leaving a dishonest wheel behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.tags import Tag
+
+from mwheel.audit import WheelReport, audit_wheel
+from mwheel.audit.context import AuditOptions
+from mwheel.binary.model import Format
+from mwheel.errors import MwheelError, OutputError, RepairError
+from mwheel.repair.model import FileEdit, Graft, RepairOptions, RepairPlan
+from mwheel.repair.registry import PATCHERS, PLANNERS
+from mwheel.repair.sbom import sbom_document
+from mwheel.wheel.archive import WheelArchive
+from mwheel.wheel.writer import WheelWriter, rewrite_wheel_file
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    input: Path
+    output: Path | None  # None for a dry run
+    plan: RepairPlan
+    report: WheelReport  # of the output (of the input for a dry run)
+
+
+def _output_name(
+    report: WheelReport, archive_tags: frozenset[Tag], platform_tags: tuple[str, ...]
+) -> tuple[str, list[str]]:
+    """The wheel file name and WHEEL Tag lines for the new platform tags."""
+    pairs = sorted({(t.interpreter, t.abi) for t in archive_tags})
+    interpreters = ".".join(sorted({i for i, _ in pairs}))
+    abis = ".".join(sorted({a for _, a in pairs}))
+    stem = report.wheel[: -len(".whl")]
+    parts = stem.split("-")
+    head = "-".join(parts[:-3])
+    name = f"{head}-{interpreters}-{abis}-{'.'.join(platform_tags)}.whl"
+    tag_lines = [f"{i}-{a}-{p}" for i, a in pairs for p in platform_tags]
+    return name, tag_lines
+
+
+def plan_repair(
+    report: WheelReport, options: RepairOptions, archive_tags: frozenset[Tag]
+) -> RepairPlan:
+    """The plan for one audited wheel. Pure: reads nothing but the report."""
+    if report.error is not None:
+        raise report.error
+    assert report.context is not None
+    grafts: list[Graft] = []
+    edits: list[FileEdit] = []
+    files: list[tuple[str, bytes]] = []
+    tags: list[str] = []
+    notes: list[str] = []
+    for os_name, verdict in sorted(report.verdicts.items()):
+        planner = PLANNERS.get(os_name)
+        if planner is None:
+            raise RepairError(f"{report.wheel}: repair of {os_name} wheels is not supported")
+        part = planner.plan(report.context, verdict, options)
+        grafts += part.grafts
+        edits += part.edits
+        files += part.files
+        tags += [t for t in part.platform_tags if t not in tags]
+        notes += part.notes
+    if not tags:
+        tags = sorted({t.platform for t in archive_tags})
+    if not report.binaries:
+        notes.append("not a platform wheel (no ELF, Mach-O or PE binary): copied unchanged")
+    name, _ = _output_name(report, archive_tags, tuple(tags))
+    return RepairPlan(
+        report.wheel, name, tuple(grafts), tuple(edits), tuple(files), tuple(tags), tuple(notes)
+    )
+
+
+def _patched(source: Path, edit: FileEdit, scratch: Path) -> bytes:
+    work = scratch / "edit.bin"
+    shutil.copyfile(source, work)
+    fmt: Format = edit.format
+    PATCHERS[fmt].apply(work, edit)
+    return work.read_bytes()
+
+
+def apply_plan(
+    plan: RepairPlan, report: WheelReport, out_dir: Path, options: RepairOptions
+) -> tuple[Path, list[str]]:
+    """Write the repaired wheel into a scratch directory of ``out_dir``.
+
+    Returns its path and the members copied unchanged (as compressed bytes).
+    """
+    assert report.context is not None
+    ctx = report.context
+    edits = {e.member: e for e in plan.edits}
+    new_files = dict(plan.files)
+    with (
+        WheelArchive(report.path) as archive,
+        tempfile.TemporaryDirectory(prefix=".mwheel-edit-") as tmp,
+    ):
+        scratch = Path(tmp)
+        dates = [archive.info(n).date_time for n in archive.members]
+        writer = WheelWriter(
+            out_dir / plan.output_name,
+            compresslevel=options.compresslevel,
+            default_date=max(dates) if dates else None,
+        )
+        try:
+            _, tag_lines = _output_name(report, archive.tags, plan.platform_tags)
+            copied: list[str] = []
+            wheel_path = f"{ctx.dist_info}/WHEEL"
+            with open(archive.path, "rb") as raw:
+                for name, member in archive.members.items():
+                    if name == archive.record_path or name in new_files:
+                        continue
+                    info = archive.info(name)
+                    if name == wheel_path:
+                        writer.add_bytes(
+                            name,
+                            rewrite_wheel_file(archive.wheel_info.text, tag_lines),
+                            date=info.date_time,
+                        )
+                    elif name in edits:
+                        src = scratch / "member.bin"
+                        src.write_bytes(archive.read(name))
+                        writer.add_bytes(
+                            name,
+                            _patched(src, edits[name], scratch),
+                            mode=member.mode or 0o755,
+                            date=info.date_time,
+                        )
+                    else:
+                        writer.copy_raw(raw, info, archive.record[name])
+                        copied.append(name)
+            for graft in plan.grafts:
+                source = Path(graft.source)
+                edit = edits.get(graft.member)
+                data = _patched(source, edit, scratch) if edit else source.read_bytes()
+                writer.add_bytes(graft.member, data, mode=0o755)
+            for name, data in plan.files:
+                mode = archive.members[name].mode if name in archive.members else 0o644
+                writer.add_bytes(name, data, mode=mode or 0o644)
+            if plan.grafts:
+                writer.add_bytes(
+                    f"{ctx.dist_info}/sboms/mwheel.cdx.json",
+                    sbom_document(plan, ctx.dist_name, str(archive.version)),
+                )
+            return writer.finish(ctx.dist_info), copied
+        except BaseException:
+            writer.abort()
+            raise
+
+
+def repair_wheel(
+    path: Path,
+    out_dir: Path,
+    options: RepairOptions | None = None,
+    audit_options: AuditOptions | None = None,
+    dry_run: bool = False,
+    claim: Callable[[Path], None] | None = None,
+) -> RepairResult:
+    """Repair one wheel into ``out_dir``.
+
+    ``claim`` is called with the final path before anything is written; it raises to refuse
+    (the CLI uses it so that two inputs of one call never write the same output).
+    """
+    options = options or RepairOptions()
+    audit_options = replace(audit_options or AuditOptions(), exclude=options.exclude)
+    report = audit_wheel(Path(path), audit_options)
+    if report.error is not None:
+        raise report.error
+    with WheelArchive(Path(path)) as archive:
+        tags = frozenset(archive.tags)
+    plan = plan_repair(report, options, tags)
+    if dry_run:
+        return RepairResult(Path(path), None, plan, report)
+    out_dir = Path(out_dir)
+    final = out_dir / plan.output_name
+    if claim is not None:
+        claim(final)
+    if final.exists() and final.resolve() == Path(path).resolve():
+        raise OutputError(f"{final}: the output would overwrite the input")
+    written, copied = apply_plan(plan, report, out_dir, options)
+    # Unchanged members were verified and parsed by the first audit and copied byte for
+    # byte: the re-audit reads only what the repair wrote.
+    binaries = report.context.binaries if report.context else {}
+    known = {name: binaries.get(name) for name in copied}
+    scratch = written.parent
+    try:
+        after = audit_wheel(
+            written,
+            AuditOptions(
+                lib_paths=(), host_libs=False, jobs=audit_options.jobs, exclude=options.exclude
+            ),
+            known,
+        )
+        if after.error is not None:
+            raise RepairError(
+                f"{plan.output_name}: the repaired wheel is invalid: {after.error.message}"
+            )
+        if not after.compliant:
+            why = next(
+                (f"{f.member}: {f.message}" for f in after.findings if f.severity == "error"),
+                "tags not honoured",
+            )
+            raise RepairError(
+                f"{plan.output_name}: the repaired wheel does not honour "
+                f"{', '.join(plan.platform_tags)}: {why}"
+            )
+        try:
+            written.replace(final)
+        except OSError as exc:
+            raise OutputError(
+                f"{final}: cannot move the repaired wheel into place: {exc}"
+            ) from None
+    except MwheelError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    shutil.rmtree(scratch, ignore_errors=True)
+    return RepairResult(Path(path), final, plan, replace(after, wheel=final.name, path=final))
