@@ -164,3 +164,18 @@ def test_purelib_data_dir_is_an_error_root_is_purelib_a_warning(tmp_path: Path) 
     report = audit_wheel(root)
     warn = [f for f in report.findings if f.code == "binary-in-purelib"]
     assert warn and warn[0].severity == "warning" and report.compliant
+
+
+def test_binaries_of_another_architecture_than_the_tag(tmp_path: Path) -> None:
+    from fixturelib.wheels import make_wheel, wheel_members
+
+    fx = build_linux_fixture("aarch64", tmp_path / "fx")
+    members = {n: d for n, d in wheel_members(fx.wheel).items() if ".dist-info/" not in n}
+    wheel = make_wheel(
+        tmp_path, "mwfix_aarch64", "1.0", "cp311-cp311-manylinux_2_28_x86_64", members
+    )
+    report = audit_wheel(wheel)
+    assert not report.compliant
+    assert report.best_tag == "manylinux_2_17_aarch64"
+    bad = [f for f in report.findings if f.code == "architecture-mismatch"]
+    assert bad and "aarch64" in bad[0].message and "x86_64" in bad[0].message

@@ -295,8 +295,19 @@ class LinuxRules:
 
         honoured: dict[str, bool] = {}
         for tag in claimed:
+            if tag.arch != arch:
+                findings.append(
+                    Finding(
+                        "architecture-mismatch",
+                        None,
+                        f"the binaries are {arch}, the tag {tag.name} is for {tag.arch}",
+                        tag=tag.name,
+                    )
+                )
+                honoured[tag.name] = False
+                continue
             if tag.family == "linux":
-                honoured[tag.name] = tag.arch == arch
+                honoured[tag.name] = True
                 continue
             policy = policy_for(tag)
             if policy is None:
@@ -310,10 +321,8 @@ class LinuxRules:
             if tag.family != family:
                 honoured[tag.name] = False
                 continue
-            problems = (
-                dict(results)[policy] if tag.arch == arch else check_policy(as_is, policy, tag.arch)
-            )
-            honoured[tag.name] = not problems and tag.arch == arch
+            problems = dict(results)[policy]
+            honoured[tag.name] = not problems
             findings.extend(problems)
 
         self._explain_best(
