@@ -228,3 +228,52 @@ def test_top_level_extension_finds_its_grafts(tmp_path: Path) -> None:
         tag=fx.tag,
     )
     prove_import(top, result.output, tmp_path / "p")
+
+
+def test_libpython_dependency_is_removed(tmp_path: Path) -> None:
+    from fixturelib.build import compile_c
+    from fixturelib.wheels import make_wheel
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "linux"
+    fake = compile_c(
+        [fixtures / "fake_libpython.c"],
+        "libpython3.11.so.1.0",
+        compiler="zig",
+        target="x86_64-linux-gnu.2.17",
+        include_python=False,
+        soname="libpython3.11.so.1.0",
+    )
+    ext = compile_c(
+        [fixtures / "clean.c"],
+        "_ext.so",
+        compiler="zig",
+        target="x86_64-linux-gnu.2.17",
+        extra_args=["-Wl,--no-as-needed", str(fake)],
+    )
+    wheel = make_wheel(
+        tmp_path,
+        "mwfix_clean",
+        "1.0",
+        "cp311-cp311-linux_x86_64",
+        {
+            "mwfix_clean/__init__.py": b"from ._ext import *  # noqa: F403\n",
+            "mwfix_clean/_ext.cpython-311-x86_64-linux-gnu.so": ext,
+        },
+    )
+    before = audit_wheel(wheel)
+    assert "libpython-linked" in {f.code for f in before.findings}
+    assert before.repair_tag == "manylinux_2_5_x86_64"
+    result = repair_wheel(wheel, tmp_path / "out")
+    assert result.plan.platform_tags[0] == "manylinux_2_5_x86_64"
+    assert result.output is not None
+    after = audit_wheel(result.output)
+    assert after.compliant and "libpython-linked" not in {f.code for f in after.findings}
+    fx = LinuxFixture(
+        wheel=result.output,
+        lib_dirs=[],
+        module="mwfix_clean",
+        call="mwfix_clean.add(2, 3)",
+        expected=5,
+        tag="",
+    )
+    prove_import(fx, result.output, tmp_path / "p")

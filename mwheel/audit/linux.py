@@ -218,6 +218,8 @@ def requirements(
             d.name
             for d in graph.for_binary(member)
             if d.name not in excluded
+            # A repair removes DT_NEEDED libpython (the interpreter provides its symbols).
+            and not (grafted and d.name.startswith("libpython"))
             and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
         )
         reqs.append(_Requirement.of(member, b, libs, provided(member)))
@@ -376,6 +378,18 @@ class LinuxRules:
                         f"needs {dep.name}, found neither in the wheel nor on "
                         "the library path (try --lib-path)",
                         severity=severity,
+                        details=(("library", dep.name),),
+                    )
+                )
+            elif dep.name.startswith("libpython") and not claimed_families:
+                # With a manylinux/musllinux claim the policy check reports it as an error.
+                findings.append(
+                    Finding(
+                        "libpython-linked",
+                        dep.needed_by,
+                        f"links {dep.name}; manylinux and musllinux forbid it (PEP 513), "
+                        "`mwheel repair` removes it",
+                        severity="warning",
                         details=(("library", dep.name),),
                     )
                 )
