@@ -225,8 +225,13 @@ class LinuxPlanner:
             ):
                 policy = policy_for(claimed)
                 problems = dict(results).get(policy, []) if policy else []
-                reason = f": {problems[0].message}" if problems else ""
-                notes.append(f"dropped claimed tag {claimed.name}{reason}")
+                if problems or policy is None or claimed.arch != arch:
+                    reason = f": {problems[0].message}" if problems else ""
+                    notes.append(f"dropped claimed tag {claimed.name}{reason}")
+                else:
+                    notes.append(
+                        f"replaced claimed tag {claimed.name} by the more compatible {tags[0]}"
+                    )
         return tags, notes
 
 
