@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mwheel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    audit = sub.add_parser("audit", help="check that wheels honour their platform tags")
+    audit = sub.add_parser(
+        "audit", aliases=["show"], help="check that wheels honour their platform tags"
+    )
     audit.add_argument("wheels", nargs="+", type=Path)
     audit.add_argument("-v", "--verbose", action="store_true")
     _add_lookup_options(audit)
@@ -86,7 +88,7 @@ def run_audit(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "audit":
+        if args.command in ("audit", "show"):
             return run_audit(args)
         from mwheel.repair.cli import run_repair
 

@@ -179,3 +179,11 @@ def test_binaries_of_another_architecture_than_the_tag(tmp_path: Path) -> None:
     assert report.best_tag == "manylinux_2_17_aarch64"
     bad = [f for f in report.findings if f.code == "architecture-mismatch"]
     assert bad and "aarch64" in bad[0].message and "x86_64" in bad[0].message
+
+
+def test_show_is_an_alias_of_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """auditwheel and delvewheel users type `show`."""
+    fx = build_linux_fixture("newglibc", tmp_path)
+    assert main(["show", "--format", "json", str(fx.wheel)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["wheels"][0]["best_tag"] == "manylinux_2_36_x86_64"
