@@ -187,3 +187,24 @@ def test_show_is_an_alias_of_audit(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["show", "--format", "json", str(fx.wheel)]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["wheels"][0]["best_tag"] == "manylinux_2_36_x86_64"
+
+
+def test_section_headers_stripped_still_reveal_symbol_versions(tmp_path: Path) -> None:
+    """The loader needs no section headers (sstrip removes them); the verdict must not either."""
+    import struct
+
+    from fixturelib.wheels import make_wheel, wheel_members
+
+    fx = build_linux_fixture("newglibc", tmp_path / "fx")
+    members = {n: d for n, d in wheel_members(fx.wheel).items() if ".dist-info/" not in n}
+    name = next(n for n in members if n.endswith(".so"))
+    elf = bytearray(members[name])
+    struct.pack_into("<Q", elf, 0x28, 0)  # e_shoff
+    struct.pack_into("<HHH", elf, 0x3A, 0, 0, 0)  # e_shentsize, e_shnum, e_shstrndx
+    members[name] = bytes(elf)
+    wheel = make_wheel(
+        tmp_path, "mwfix_newglibc", "1.0", "cp311-cp311-manylinux_2_17_x86_64", members
+    )
+    report = audit_wheel(wheel)
+    assert report.best_tag == "manylinux_2_36_x86_64"
+    assert not report.compliant

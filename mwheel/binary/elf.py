@@ -52,6 +52,7 @@ _PT_DYNAMIC, _PT_INTERP, _PT_LOAD, _PT_GNU_PROPERTY = 2, 3, 1, 0x6474E553
 _SHT_DYNAMIC, _SHT_DYNSYM, _SHT_NOTE = 6, 11, 7
 _SHT_GNU_VERDEF, _SHT_GNU_VERNEED, _SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
 _DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
+_DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 
 _NT_GNU_PROPERTY_TYPE_0 = 5
 _GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
@@ -162,8 +163,9 @@ def _read(r: _Reader) -> Binary:
             raw = r.bytes_at(p_offset, p_filesz, "PT_INTERP")
             interpreter = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
-    needed, rpath, runpath, soname = _dynamic(r, lay, sections, segments)
-    need_by_index, needs = _version_needs(r, lay, sections)
+    dyn = _dynamic(r, lay, sections, segments)
+    needed, rpath, runpath, soname = dyn.needed, dyn.rpath, dyn.runpath, dyn.soname
+    need_by_index, needs = _version_needs(r, lay, sections, dyn, segments)
     definitions = _version_definitions(r, lay, sections)
     imported, exported = _symbols(r, lay, sections, need_by_index, definitions)
     machine = _MACHINES.get(e_machine, f"EM_{e_machine}")
@@ -249,9 +251,19 @@ def _vaddr_to_offset(segments: list[tuple[int, int, int, int]], vaddr: int) -> i
     return None
 
 
+@dataclass(frozen=True)
+class _Dynamic:
+    needed: list[str]
+    rpath: list[str]
+    runpath: list[str]
+    soname: str | None
+    entries: list[tuple[int, int]]
+    strtab: bytes
+
+
 def _dynamic(
     r: _Reader, lay: _Layout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
-) -> tuple[list[str], list[str], list[str], str | None]:
+) -> _Dynamic:
     sec = next((s for s in sections if s.type == _SHT_DYNAMIC), None)
     strtab: bytes | None = None
     if sec is not None:
@@ -260,7 +272,7 @@ def _dynamic(
     else:
         seg = next((s for s in segments if s[0] == _PT_DYNAMIC), None)
         if seg is None:
-            return [], [], [], None
+            return _Dynamic([], [], [], None, [], b"")
         raw = r.bytes_at(seg[1], seg[3], "PT_DYNAMIC")
     entsize = struct.calcsize(lay.dyn)
     entries: list[tuple[int, int]] = []
@@ -290,27 +302,49 @@ def _dynamic(
             runpath.extend(p for p in r.string(strtab, value, "DT_RUNPATH").split(":") if p)
         elif tag == _DT_SONAME:
             soname = r.string(strtab, value, "DT_SONAME")
-    return needed, rpath, runpath, soname
+    return _Dynamic(needed, rpath, runpath, soname, entries, strtab)
 
 
 def _version_needs(
-    r: _Reader, lay: _Layout, sections: list[_Section]
+    r: _Reader,
+    lay: _Layout,
+    sections: list[_Section],
+    dyn: _Dynamic,
+    segments: list[tuple[int, int, int, int]],
 ) -> tuple[dict[int, tuple[str, str]], dict[str, list[str]]]:
-    """Version index -> (version, library), and per library its needed versions."""
+    """Version index -> (version, library), and per library its needed versions.
+
+    From the SHT_GNU_verneed section; a file stripped of its section headers (the loader
+    does not need them) is read through DT_VERNEED/DT_VERNEEDNUM instead, so its symbol
+    versions still count.
+    """
     by_index: dict[int, tuple[str, str]] = {}
     needs: dict[str, list[str]] = {}
-    for sec in sections:
-        if sec.type != _SHT_GNU_VERNEED:
-            continue
-        raw = _section_bytes(r, sec, ".gnu.version_r")
-        strings = _linked_strings(r, sections, sec, ".gnu.version_r")
+    tables = [
+        (
+            _section_bytes(r, s, ".gnu.version_r"),
+            _linked_strings(r, sections, s, ".gnu.version_r"),
+            s.info,
+        )
+        for s in sections
+        if s.type == _SHT_GNU_VERNEED
+    ]
+    values = dict(dyn.entries)
+    if not sections and _DT_VERNEED in values:
+        offset = _vaddr_to_offset(segments, values[_DT_VERNEED])
+        if offset is None:
+            raise r.fail("DT_VERNEED does not map into the file")
+        tables.append(
+            (bytes(r.data[offset : offset + (1 << 20)]), dyn.strtab, values.get(_DT_VERNEEDNUM, 0))
+        )
+    for raw, strings, count in tables:
         pos = 0
-        for _ in range(min(sec.info, _MAX_ENTRIES)):
-            _ver, count, file_off, aux, nxt = struct.unpack_from(lay.endian + "HHIII", raw, pos)
+        for _ in range(min(count, _MAX_ENTRIES)):
+            _ver, naux, file_off, aux, nxt = struct.unpack_from(lay.endian + "HHIII", raw, pos)
             lib = r.string(strings, file_off, "version need file")
             versions = needs.setdefault(lib, [])
             apos = pos + aux
-            for _ in range(min(count, _MAX_ENTRIES)):
+            for _ in range(min(naux, _MAX_ENTRIES)):
                 _hash, _flags, other, name_off, anext = struct.unpack_from(
                     lay.endian + "IHHII", raw, apos
                 )
