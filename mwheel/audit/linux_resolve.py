@@ -167,7 +167,7 @@ class LinuxResolver:
                 )
                 prev = externals.get(soname)
                 if prev is None:
-                    lib = self._parse_host(soname, path)
+                    lib = _parse_host(path)
                     externals[soname] = ExternalLibrary(soname, path, lib, (needed_by,))
                     order.append(soname)
                     if lib is not None and path is not None and path not in seen_paths:
@@ -208,14 +208,6 @@ class LinuxResolver:
                 return os.path.realpath(path) if os.path.islink(path) else path
         return None
 
-    def _parse_host(self, soname: str, path: str | None) -> Binary | None:
-        if path is None:
-            return None
-        try:
-            return _read_host(path)
-        except (OSError, MwheelError):
-            return None
-
 
 def _elf_class(binary: Binary) -> int:
     assert binary.elf is not None
@@ -224,6 +216,16 @@ def _elf_class(binary: Binary) -> int:
 
 def _is_libpython(soname: str) -> bool:
     return soname.startswith("libpython") and ".so" in soname
+
+
+def _parse_host(path: str | None) -> Binary | None:
+    """A library found on this machine, parsed; None where it cannot be read."""
+    if path is None:
+        return None
+    try:
+        return _read_host(path)
+    except (OSError, MwheelError):
+        return None
 
 
 @cache

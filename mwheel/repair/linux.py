@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.linux import check_policy, elf_binaries, requirements
@@ -105,21 +106,20 @@ class LinuxPlanner:
             ext = next(e for e in graph.externals if e.name == g.name)
             graft_dir = posixpath.dirname(g.member)
             replace: list[tuple[str, str]] = []
-            for dep in graph.for_binary(ext.path or ""):
-                if dep.name in by_name:
-                    graft_dir_by_path[by_name[dep.name]] = graft_dir
-                    sub = graft_for(dep.name, by_name[dep.name])
-                    if sub.member not in seen:
-                        pending.append(sub)
-                    if sub.new_name != dep.name:
-                        replace.append((dep.name, sub.new_name))
-            has_grafted_deps = any(d.name in by_name for d in graph.for_binary(ext.path or ""))
+            grafted_deps = [d for d in graph.for_binary(ext.path or "") if d.name in by_name]
+            for dep in grafted_deps:
+                graft_dir_by_path[by_name[dep.name]] = graft_dir
+                sub = graft_for(dep.name, by_name[dep.name])
+                if sub.member not in seen:
+                    pending.append(sub)
+                if sub.new_name != dep.name:
+                    replace.append((dep.name, sub.new_name))
             edits.append(
                 FileEdit(
                     g.member,
                     "elf",
                     replace=tuple(replace),
-                    rpaths=("$ORIGIN",) if has_grafted_deps else (),
+                    rpaths=("$ORIGIN",) if grafted_deps else (),
                     soname=g.new_name,
                     strip=options.strip,
                 )
@@ -141,7 +141,7 @@ class LinuxPlanner:
         binary: Binary,
         verdict: PlatformVerdict,
         by_name: dict[str, str],
-        graft_for: object,
+        graft_for: Callable[[str, str], Graft],
         graft_dir_by_path: dict[str, str],
     ) -> FileEdit | None:
         assert binary.elf is not None
@@ -152,7 +152,7 @@ class LinuxPlanner:
         remove = tuple(d.name for d in deps if d.name.startswith("libpython"))
         for dep in deps:
             if dep.name in by_name:
-                g = graft_for(dep.name, member)  # type: ignore[operator]
+                g = graft_for(dep.name, member)
                 graft_dir_by_path.setdefault(by_name[dep.name], posixpath.dirname(g.member))
                 if g.new_name != dep.name:
                     replace.append((dep.name, g.new_name))
