@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mwheel.audit.context import AuditOptions, WheelContext
 from mwheel.audit.findings import Finding
+from mwheel.audit.pure import is_pure, split_pure
 from mwheel.audit.registry import OS_OF_FORMAT, RULES, WHEEL_RULES
 from mwheel.audit.scan import scan
 from mwheel.audit.verdict import PlatformVerdict
@@ -148,9 +149,15 @@ def audit_archive(
     known: Mapping[str, Binary | None] | None = None,
 ) -> WheelReport:
     ctx, findings = build_context(archive, options, known)
-    findings += _generic_findings(ctx)
-    oses = {OS_OF_FORMAT[b.format] for b in ctx.binaries.values()}
-    verdicts = {os_name: RULES[os_name].evaluate(ctx) for os_name in sorted(oses)}
+    # A pure wheel's binaries are data unless Python imports them (pure.py): the platform
+    # rules judge only its extension modules.
+    judged = ctx
+    if is_pure(t.platform for t in archive.tags):
+        split = split_pure(ctx)
+        judged, findings = split.judged, findings + list(split.findings)
+    findings += _generic_findings(judged)
+    oses = {OS_OF_FORMAT[b.format] for b in judged.binaries.values()}
+    verdicts = {os_name: RULES[os_name].evaluate(judged) for os_name in sorted(oses)}
     honoured: dict[str, bool] = {}
     externals: dict[str, str | None] = {}
     best_tags: list[str] = []
@@ -167,11 +174,11 @@ def audit_archive(
     claimed_names = tuple(sorted({t.platform for t in archive.tags}))
     for tag in ctx.claimed:
         if tag.family == "any":
-            honoured.setdefault(tag.name, not ctx.binaries)
+            honoured.setdefault(tag.name, not judged.binaries)
         elif tag.name not in honoured:
             # A tag for an OS none of the binaries is for (checked in _generic_findings).
             honoured[tag.name] = False
-    best = best_tags[0] if len(best_tags) == 1 else ("any" if not ctx.binaries else None)
+    best = best_tags[0] if len(best_tags) == 1 else ("any" if not judged.binaries else None)
     repair = repair_tags[0] if len(repair_tags) == 1 else best
     compliant = all(honoured.values()) and not any(f.severity == "error" for f in findings)
     return WheelReport(

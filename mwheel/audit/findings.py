@@ -20,6 +20,8 @@ CODES = {
     "libc-mismatch": "a binary is built for the other C library (glibc vs musl)",
     "libpython-linked": "an extension links libpython, which manylinux forbids",
     "binary-in-purelib": "a Root-Is-Purelib wheel contains binaries",
+    "binary-in-pure-wheel": "a pure (any) wheel ships binaries that Python does not import",
+    "extension-in-pure-wheel": "a pure (any) wheel ships an extension module of one platform",
     "no-binary": "a platform-tagged wheel contains no binary",
     "unknown-platform-tag": "a claimed platform tag that no policy defines",
     "wrong-platform": "a binary format that cannot run on the tag's operating system",

@@ -19,6 +19,7 @@ from packaging.tags import Tag
 
 from mwheel.audit import WheelReport, audit_wheel
 from mwheel.audit.context import AuditOptions
+from mwheel.audit.pure import is_pure
 from mwheel.binary.model import Format
 from mwheel.errors import MwheelError, OutputError, RepairError
 from mwheel.repair.model import FileEdit, Graft, RepairOptions, RepairPlan
@@ -159,6 +160,50 @@ def apply_plan(
             raise
 
 
+def _pure_wheel(
+    report: WheelReport,
+    path: Path,
+    out_dir: Path,
+    options: RepairOptions,
+    dry_run: bool,
+    claim: Callable[[Path], None] | None,
+) -> RepairResult:
+    """A pure wheel is never rewritten: left alone, or copied byte for byte on request.
+
+    pip installs it everywhere and nothing in it is loaded by a platform's loader, so there
+    is nothing to graft and no tag to find; rewriting it would only churn its bytes.
+    """
+    if not report.compliant:
+        why = next(
+            (f"{f.member}: {f.message}" for f in report.findings if f.severity == "error"),
+            "it does not honour its tags",
+        )
+        raise RepairError(f"{report.wheel}: a pure wheel is not retagged by a repair: {why}")
+    final = out_dir / report.wheel
+    if options.allow_pure:
+        note = "pure wheel (platform tag any): nothing to repair, copied byte for byte"
+    else:
+        note = (
+            "pure wheel (platform tag any): nothing to repair, nothing written "
+            "(--allow-pure-python-wheel copies it unchanged)"
+        )
+    plan = RepairPlan(report.wheel, report.wheel, (), (), (), report.claimed_tags, (note,))
+    if dry_run or not options.allow_pure:
+        return RepairResult(path, None, plan, report)
+    if claim is not None:
+        claim(final)
+    if not (final.exists() and final.resolve() == path.resolve()):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        scratch = out_dir / f".{report.wheel}.mwheel-copy"
+        try:
+            shutil.copyfile(path, scratch)
+            scratch.replace(final)
+        except OSError as exc:
+            scratch.unlink(missing_ok=True)
+            raise OutputError(f"{final}: cannot copy the pure wheel: {exc}") from None
+    return RepairResult(path, final, plan, report)
+
+
 def repair_wheel(
     path: Path,
     out_dir: Path,
@@ -179,6 +224,8 @@ def repair_wheel(
         raise report.error
     with WheelArchive(Path(path)) as archive:
         tags = frozenset(archive.tags)
+    if is_pure(t.platform for t in tags):
+        return _pure_wheel(report, Path(path), Path(out_dir), options, dry_run, claim)
     plan = plan_repair(report, options, tags)
     if dry_run:
         return RepairResult(Path(path), None, plan, report)

@@ -23,6 +23,8 @@ class RepairOptions:
     no_mangle: tuple[str, ...] = ()  # Windows: DLL names not to rename
     no_mangle_all: bool = False
     require_archs: tuple[str, ...] = ()  # macOS: architectures every binary must have
+    # A wheel with no binary is copied byte for byte (auditwheel's --allow-pure-python-wheel).
+    allow_pure: bool = False
 
 
 @dataclass(frozen=True)
