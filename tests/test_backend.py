@@ -1,5 +1,5 @@
 """The PEP 517 hooks called in-process, ``[tool.mwheel]`` file rules, ``mwheel sdist``,
-``mwheel build --sdist`` and ``generate-ci``.
+``mwheel build --sdist`` (``generate-ci`` is in test_ci.py).
 
 pip, ``python -m build`` and editable installs driving the same hooks are in
 test_backend_more.py. Builds share the cargo target directory of test_build.py and use the
@@ -15,15 +15,12 @@ import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from venvs import fresh_venv, pip_install
 
 import mwheel
 from mwheel.build import BuildOptions, backend, build_wheels
-from mwheel.build.ci import github_workflow
 from mwheel.build.config import parse_tool
 from mwheel.build.sdist import build_sdist
 from mwheel.cli import main
@@ -48,12 +45,6 @@ def test_hooks_are_exported() -> None:
     ):
         assert getattr(mwheel, name) is getattr(backend, name)
     assert not hasattr(mwheel, "build_nothing")
-
-
-def test_generate_ci() -> None:
-    text = github_workflow(["linux", "macos"], pytest=True, zig=True)
-    assert "--zig --compatibility manylinux2014" in text and "macos-14" in text
-    assert "windows-latest" not in text and "python -m pytest" in text
 
 
 @needs_cargo
@@ -110,54 +101,6 @@ def test_sdist_vendors_path_dependencies(tmp_path: Path) -> None:
         capture_output=True,
         env=env,
     )
-
-
-def _workflow(text: str) -> dict[str, Any]:
-    doc = yaml.safe_load(text)
-    assert isinstance(doc, dict)
-    # YAML 1.1 (PyYAML) reads the bare key `on` as the boolean true.
-    doc["on"] = doc.pop(True, doc.get("on"))
-    return doc
-
-
-@pytest.mark.parametrize("platforms", [["linux"], ["linux", "windows", "macos"], ["macos"]])
-def test_generate_ci_parses_as_yaml(platforms: list[str], tmp_path: Path) -> None:
-    out = tmp_path / ".github" / "workflows" / "ci.yml"
-    assert (
-        main(
-            ["generate-ci", "github", "--platform", *platforms, "--pytest", "--zig", "-o", str(out)]
-        )
-        == 0
-    )
-    doc = _workflow(out.read_text())
-    jobs = doc["jobs"]
-    assert set(jobs) == {*platforms, "sdist", "release"}
-    for name in platforms:
-        steps = jobs[name]["steps"]
-        runs = [s["run"] for s in steps if "run" in s]
-        assert any(r.startswith("mwheel build --release") for r in runs), runs
-        assert any("pytest" in r for r in runs)
-        assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
-    assert any(s.get("run", "").startswith("mwheel sdist") for s in jobs["sdist"]["steps"])
-    release = jobs["release"]
-    assert set(release["needs"]) == {*platforms, "sdist"}
-    assert "refs/tags/" in release["if"]
-    assert release["permissions"] == {"id-token": "write"}  # trusted publishing
-    publish = [s for s in release["steps"] if "gh-action-pypi-publish" in s.get("uses", "")]
-    assert len(publish) == 1 and "with" not in publish[0]  # no password / token input
-    assert "token" not in out.read_text().replace("id-token", "").lower()
-    assert doc["on"]["push"]["tags"]
-
-
-def test_generate_ci_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["generate-ci", "github"]) == 0
-    assert set(_workflow(capsys.readouterr().out)["jobs"]) == {
-        "linux",
-        "windows",
-        "macos",
-        "sdist",
-        "release",
-    }
 
 
 @needs_cargo

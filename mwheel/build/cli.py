@@ -91,17 +91,10 @@ def add_sdist_parser(sub: Any) -> None:
 
 
 def add_ci_parser(sub: Any) -> None:
+    from mwheel.build.ci.cli import add_ci_arguments
+
     p = sub.add_parser("generate-ci", help="write a CI workflow that builds the wheels")
-    p.add_argument("ci", choices=["github"])
-    p.add_argument(
-        "--platform",
-        nargs="+",
-        default=["linux", "windows", "macos"],
-        choices=["linux", "windows", "macos"],
-    )
-    p.add_argument("--pytest", action="store_true", help="test the built wheels with pytest")
-    p.add_argument("--zig", action="store_true", help="Linux: build with --zig")
-    p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    add_ci_arguments(p)
 
 
 def run_sdist(args: argparse.Namespace) -> int:
@@ -112,19 +105,9 @@ def run_sdist(args: argparse.Namespace) -> int:
 
 
 def run_generate_ci(args: argparse.Namespace) -> int:
-    from mwheel.build.ci import github_workflow
-    from mwheel.errors import OutputError
+    from mwheel.build.ci.cli import run
 
-    text = github_workflow(list(args.platform), pytest=args.pytest, zig=args.zig)
-    if args.output is None:
-        print(text, end="")
-        return 0
-    try:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
-    except OSError as exc:
-        raise OutputError(f"{args.output}: cannot write: {exc}") from None
-    return 0
+    return run(args)
 
 
 def options_from_args(args: argparse.Namespace) -> BuildOptions:

@@ -1,0 +1,171 @@
+"""What a generated workflow builds: the selected targets and the project facts it needs.
+
+A pure function of the options and the project files (``plan_workflow``), kept apart from
+the YAML rendering so tests can check the selection (``--platform`` names and aliases, as
+maturin's generator takes them) without parsing text. Project facts that end up in the
+workflow's shell lines (distribution name, manifest path) are checked against a strict
+character set here: they come from files in the repository, and a name that could break
+out of its quoting must be refused, not rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+import mwheel
+from mwheel.build.ci.data import Platform, Target, load_targets
+from mwheel.build.ci.options import CiOptions
+from mwheel.build.config import Pyproject, load_pyproject
+from mwheel.errors import ConfigError, UsageError
+
+# CPython versions a workflow builds for (pyo3 0.30 supports 3.9 and later), and the one
+# its tests run on when the project allows it (every test image and runner has it).
+PYTHON_VERSIONS = tuple(f"3.{minor}" for minor in range(9, 15))
+TEST_PYTHON = "3.13"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str  # distribution name, what pip installs in the test jobs
+    manifest: str | None  # ``-m`` value relative to the repository root, POSIX form
+    python_versions: tuple[str, ...]
+    test_python: str
+
+
+@dataclass(frozen=True)
+class WorkflowPlan:
+    project: Project
+    builds: tuple[Platform, ...]  # each with only the selected targets
+    pytest: bool
+    mwheel_version: str
+    warnings: tuple[str, ...]
+
+
+def select_platforms(names: tuple[str, ...]) -> tuple[Platform, ...]:
+    """``--platform`` values (names and aliases, any combination) -> platforms in table order."""
+    table = load_targets()
+    wanted: dict[str, set[str] | None] = {}  # platform -> target names (None: all)
+    for name in names or table.default:
+        if name in table.platforms:
+            entries: tuple[str, ...] = (name,)
+        elif name in table.aliases:
+            entries = table.aliases[name]
+        else:
+            known = sorted([*table.platforms, *table.aliases])
+            raise UsageError(f"generate-ci: unknown platform {name!r} (known: {', '.join(known)})")
+        for entry in entries:
+            plat, _, target = entry.partition(":")
+            current = wanted.get(plat, set())
+            if not target:
+                wanted[plat] = None
+            elif current is not None:
+                wanted[plat] = current | {target}
+    out = []
+    for platform in table.platforms.values():
+        if platform.name not in wanted:
+            continue
+        only = wanted[platform.name]
+        targets = tuple(t for t in platform.targets if only is None or t.name in only)
+        out.append(Platform(platform.name, platform.title, platform.compatibility, targets))
+    return tuple(out)
+
+
+def _relative(manifest: Path, root: Path) -> str:
+    try:
+        rel = (root / manifest).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise UsageError(
+            f"{manifest}: the manifest must be inside the repository ({root})"
+        ) from None
+    if not _SAFE_PATH.fullmatch(rel):
+        raise UsageError(f"{manifest}: path has characters a workflow cannot quote safely")
+    return rel
+
+
+def _cargo_name(manifest: Path) -> str | None:
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{manifest}: cannot read: {exc}") from None
+    name = data.get("package", {}).get("name")
+    return name if isinstance(name, str) else None
+
+
+def _python_versions(requires: object, where: Path) -> tuple[str, ...]:
+    if requires is None:
+        return PYTHON_VERSIONS
+    try:
+        spec = SpecifierSet(str(requires))
+    except InvalidSpecifier:
+        raise ConfigError(f"{where}: invalid requires-python {requires!r}") from None
+    versions = tuple(v for v in PYTHON_VERSIONS if spec.contains(v, prereleases=True))
+    if not versions:
+        raise ConfigError(
+            f"{where}: requires-python {requires} allows none of CPython "
+            f"{PYTHON_VERSIONS[0]}-{PYTHON_VERSIONS[-1]}"
+        )
+    return versions
+
+
+def _locate(manifest_path: Path | None, root: Path) -> tuple[Path, Pyproject]:
+    """Cargo.toml and pyproject.toml as ``mwheel build`` finds them (``-m``, or the
+    pyproject's ``manifest-path``, or ``Cargo.toml`` at the root), without importing the
+    build driver and everything it pulls in."""
+    if manifest_path is not None:
+        manifest = (root / manifest_path).resolve()
+        pyproject = load_pyproject(manifest.parent / "pyproject.toml")
+        if pyproject.path is None:
+            # The root's pyproject.toml counts only if its manifest-path names this manifest.
+            other = load_pyproject(root / "pyproject.toml")
+            mp = other.tool.manifest_path
+            if mp and (root / mp).resolve() == manifest:
+                pyproject = other
+    else:
+        pyproject = load_pyproject(root / "pyproject.toml")
+        mp = pyproject.tool.manifest_path
+        manifest = (root / mp).resolve() if mp else root / "Cargo.toml"
+    if not manifest.is_file():
+        raise UsageError(f"{manifest}: no Cargo.toml found (pass -m/--manifest-path)")
+    return manifest, pyproject
+
+
+def read_project(options: CiOptions) -> Project:
+    """Name, manifest and Python versions of the project in the repository root."""
+    root = options.project_dir or Path.cwd()
+    manifest, pyproject = _locate(options.manifest_path, root)
+    where = pyproject.path or manifest
+    name = pyproject.project.get("name") or _cargo_name(manifest)
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ConfigError(f"{where}: no valid project name ([project] name or [package] name)")
+    versions = _python_versions(pyproject.project.get("requires-python"), where)
+    test_python = TEST_PYTHON if TEST_PYTHON in versions else versions[-1]
+    rel = _relative(manifest, root) if options.manifest_path else None
+    return Project(name, rel, versions, test_python)
+
+
+def python_versions_for(project: Project, target: Target) -> tuple[str, ...]:
+    """The project's versions the target's runner can install (Windows arm64: 3.11+)."""
+    if target.min_python is None:
+        return project.python_versions
+    floor = tuple(int(p) for p in target.min_python.split("."))
+    kept = tuple(v for v in project.python_versions if tuple(int(p) for p in v.split(".")) >= floor)
+    return kept or project.python_versions[-1:]
+
+
+def plan_workflow(options: CiOptions) -> WorkflowPlan:
+    builds = select_platforms(options.platforms)
+    project = read_project(options)
+    warnings = []
+    if any(p.name == "emscripten" for p in builds):
+        warnings.append(
+            "emscripten: this mwheel cannot build wasm32-unknown-emscripten wheels yet; the "
+            "job is generated (and kept out of the release) so it works once mwheel can"
+        )
+    return WorkflowPlan(project, builds, options.pytest, mwheel.__version__, tuple(warnings))
