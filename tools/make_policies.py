@@ -43,7 +43,17 @@ from typing import Any
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "mwheel" / "policies"
 
-ARCHES: tuple[str, ...] = ("x86_64", "i686", "aarch64", "ppc64le", "s390x", "armv7l", "riscv64")
+ARCHES: tuple[str, ...] = (
+    "x86_64",
+    "i686",
+    "aarch64",
+    "ppc64le",
+    "s390x",
+    "armv7l",
+    "riscv64",
+    "ppc64",
+    "loongarch64",
+)
 ALL = ARCHES
 
 FIRST_MINOR = 5  # manylinux_2_5 (manylinux1) is the oldest tag
@@ -67,17 +77,49 @@ GLIBC_LOADERS: tuple[str, ...] = (
     "ld64.so.1",
     "ld-linux-armhf.so.3",
     "ld-linux-riscv64-lp64d.so.1",
+    "ld-linux-loongarch-lp64d.so.1",
 )
 
-# glibc minor version from which a manylinux tag exists for each architecture.
+# Which manylinux tags an installer ever picks (packaging/_manylinux.py, ``platform_tags``, the
+# code pip vendors): only the architectures in its ``_ALLOWED_ARCHS`` plus armv7l (hard-float
+# EABI5 interpreters only) and i686 get manylinux tags at all, and it counts glibc versions
+# down to 2.5 on x86_64 and i686 but only down to 2.17 on every other architecture
+# ("Oldest glibc to be supported regardless of architecture is (2, 17)"). A tag outside this
+# rule is never installed by pip, so no policy may offer it; the loader checks every policy
+# against the copy of this rule written into the JSON. musllinux: ``_musllinux.platform_tags``
+# counts ``musllinux_1_<minor>`` from the host's minor down to 0 for the interpreter's
+# architecture, so every 1.x tag of an architecture musl runs on is installable.
+INSTALLABLE_SOURCE = (
+    "packaging 26.4 (pip vendors the same rule): packaging/_manylinux.py platform_tags() and "
+    "_have_compatible_abi(), packaging/_musllinux.py platform_tags()"
+)
+INSTALLABLE_ARCHES: tuple[str, ...] = (
+    "x86_64",
+    "i686",
+    "aarch64",
+    "ppc64",
+    "ppc64le",
+    "s390x",
+    "armv7l",
+    "riscv64",
+    "loongarch64",
+)
+INSTALLABLE_OLDEST: dict[str, str] = {"*": "2.17", "x86_64": "2.5", "i686": "2.5"}
+
+# glibc minor version from which a manylinux tag exists for each architecture: the later of
+# the glibc release that supports the architecture and the oldest one pip installs (above).
 ARCH_FIRST_MINOR: dict[str, int] = {
     "x86_64": 5,  # supported long before glibc 2.5
     "i686": 5,
-    "s390x": 5,  # since glibc 2.2 (GLIBC_2.2 is its oldest node)
-    "armv7l": 16,  # hard-float ABI loader ld-linux-armhf.so.3 since glibc 2.16
+    # s390x has been in glibc since 2.2 and armhf since 2.16 (ld-linux-armhf.so.3), but pip
+    # offers no manylinux tag below 2_17 there: manylinux_2_5_s390x would never install.
+    "s390x": 17,
+    "armv7l": 17,
+    "ppc64": 17,  # big-endian, ELFv1 (ld64.so.1); PEP 599's manylinux2014 includes it
     "aarch64": 17,  # port added in glibc 2.17
     "ppc64le": 17,  # port merged in 2.19 but its baseline node is GLIBC_2.17 (PEP 599)
     "riscv64": 27,  # port added in glibc 2.27
+    "loongarch64": 36,  # port added in glibc 2.36 (manylinux_2_36 is its first image)
 }
 
 # GLIBC_* version nodes per architecture. "2.4-2.18" means every 2.x from 2.4 to 2.18.
@@ -92,6 +134,10 @@ GLIBC_NODES: dict[str, str] = {
     "s390x": "2.2 2.2.1 2.2.2 2.2.3 2.2.4 2.2.6 2.3 2.3.2 2.3.3 2.3.4 2.4-2.19 2.22-2.36 2.38-2.41",
     "armv7l": "2.0 2.4-2.18 2.22-2.41",
     "riscv64": "2.0 2.27-2.41",
+    # auditwheel 6.8.2's manylinux_2_17 ppc64 list (every node up to 2.17), then as ppc64le.
+    "ppc64": "2.0 2.1 2.1.1 2.1.2 2.1.3 2.2 2.2.1 2.2.2 2.2.3 2.2.4 2.2.5 2.2.6 2.3 2.3.2"
+    " 2.3.3 2.3.4 2.4-2.18 2.22-2.36 2.38-2.41",
+    "loongarch64": "2.0 2.36 2.38-2.41",
 }
 # Non-numeric GLIBC nodes: glibc minor from which they are allowed.
 GLIBC_SPECIAL_NODES: dict[str, int] = {"ABI_DT_RELR": 36}
@@ -118,7 +164,8 @@ TOOLCHAIN: list[Row] = [
     ("GLIBCXX", 31, "3.4.25 3.4.26 3.4.27 3.4.28", ALL, {}),
     ("GLIBCXX", 34, "3.4.29", ALL, {}),
     ("GLIBCXX", 35, "3.4.30", ALL, {}),
-    ("GLIBCXX", 39, "3.4.31 3.4.32 3.4.33", ALL, {}),
+    ("GLIBCXX", 39, "3.4.31 3.4.32", ALL, {}),
+    ("GLIBCXX", 39, "3.4.33", ALL, {"loongarch64": 40}),
     ("GLIBCXX", 17, "LDBL_3.4 LDBL_3.4.7 LDBL_3.4.10", ("ppc64le", "s390x"), {}),
     ("GLIBCXX", 24, "LDBL_3.4.21", ("ppc64le", "s390x"), {}),
     ("GLIBCXX", 34, "LDBL_3.4.29", ("ppc64le", "s390x"), {}),
@@ -140,14 +187,20 @@ TOOLCHAIN: list[Row] = [
     ("CXXABI", 17, "LDBL_1.3", ("ppc64le", "s390x"), {}),
     # libgcc_s.so.1
     ("GCC", 5, "3.0 3.3 3.3.1 3.4 3.4.2 4.0.0 4.2.0", ALL, {}),
-    ("GCC", 5, "3.4.4", ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64"), {}),
+    (
+        "GCC",
+        5,
+        "3.4.4",
+        ("x86_64", "aarch64", "ppc64le", "s390x", "riscv64", "ppc64", "loongarch64"),
+        {},
+    ),
     ("GCC", 17, "3.3.4 3.5", ("armv7l",), {}),
     ("GCC", 17, "4.1.0", ("s390x",), {}),
     ("GCC", 12, "4.3.0", ALL, {}),
-    ("GCC", 12, "4.4.0", ("i686", "riscv64"), {}),
-    ("GCC", 12, "4.5.0", ("i686", "aarch64", "riscv64"), {}),
+    ("GCC", 12, "4.4.0", ("i686", "riscv64", "ppc64", "loongarch64"), {}),
+    ("GCC", 12, "4.5.0", ("i686", "aarch64", "riscv64", "ppc64", "loongarch64"), {}),
     ("GCC", 17, "4.7.0", ALL, {}),
-    ("GCC", 17, "4.8.0", ("x86_64", "i686"), {}),
+    ("GCC", 17, "4.8.0", ("x86_64", "i686", "ppc64"), {}),
     ("GCC", 26, "7.0.0", ALL, {"x86_64": 27}),
     ("GCC", 34, "11.0", ("aarch64",), {}),
     ("GCC", 35, "12.0.0", ("x86_64", "i686"), {}),
@@ -245,9 +298,11 @@ ISA_LEVELS: dict[str, str] = {"x86_64": "x86-64"}
 
 MUSL_POLICIES: tuple[str, ...] = ("1.1", "1.2")
 MUSL_ARCHES: dict[str, tuple[str, ...]] = {
-    # riscv64 support landed in musl 1.1.24, so both series cover all seven.
-    "1.1": ARCHES,
-    "1.2": ARCHES,
+    # riscv64 support landed in musl 1.1.24, so both series cover those seven; loongarch64
+    # came with musl 1.2.5 (musllinux_1_2 only, as in auditwheel). musl runs on big-endian
+    # ppc64 too, but no musllinux build image or policy exists for it.
+    "1.1": ("x86_64", "i686", "aarch64", "ppc64le", "s390x", "armv7l", "riscv64"),
+    "1.2": ("x86_64", "i686", "aarch64", "ppc64le", "s390x", "armv7l", "riscv64", "loongarch64"),
 }
 # Public symbols first exported by a musl release after 1.1.24, per policy and architecture
 # ("*": every architecture of the policy), grouped by the release that added them. A binary
@@ -292,6 +347,7 @@ MUSL_LOADERS: dict[str, str] = {
     "s390x": "ld-musl-s390x.so.1",
     "armv7l": "ld-musl-armhf.so.1",
     "riscv64": "ld-musl-riscv64.so.1",
+    "loongarch64": "ld-musl-loongarch64.so.1",
 }
 # Alpine (the musllinux baseline images) gives musl the soname libc.musl-<arch>.so.1, which is
 # what binaries built there record in DT_NEEDED.
@@ -303,7 +359,22 @@ MUSL_ALPINE_SONAMES: dict[str, str] = {
     "s390x": "libc.musl-s390x.so.1",
     "armv7l": "libc.musl-armv7.so.1",
     "riscv64": "libc.musl-riscv64.so.1",
+    "loongarch64": "libc.musl-loongarch64.so.1",
 }
+
+
+# The libc release whose dynamic loader first applies DT_RELR (packed relative relocations,
+# ``ld -z pack-relative-relocs``): glibc 2.36 (which also defines the GLIBC_ABI_DT_RELR node
+# that GNU ld adds to such binaries), musl 1.2.4 (its WHATSNEW: "dynamic linker: support for
+# DT_RELR"). An older loader ignores the table and leaves those pointers unrelocated: the
+# process crashes (pillow 10.4.0's musllinux_1_2 wheel on musl 1.1.24). None: not allowed.
+GLIBC_DT_RELR = "2.36"
+MUSL_DT_RELR: dict[str, str] = {"1.2": "1.2.4"}
+
+SOURCE = (
+    "generated by tools/make_policies.py (python tools/make_policies.py); the facts and "
+    "their sources are in that script's docstring and comments"
+)
 
 
 def version_key(version: str) -> tuple[int, str, tuple[int, ...]]:
@@ -379,6 +450,7 @@ def manylinux_policy(minor: int) -> dict[str, Any]:
         "blacklist": blacklist(minor),
         # glibc marks new symbols with version nodes (symbol_versions) instead.
         "introduced_symbols": {},
+        "dt_relr": GLIBC_DT_RELR if minor >= int(GLIBC_DT_RELR.split(".")[1]) else None,
     }
 
 
@@ -402,6 +474,7 @@ def musllinux_policy(version: str) -> dict[str, Any]:
             arch: {release: sorted(names.split()) for release, names in releases.items()}
             for arch, releases in MUSL_INTRODUCED[version].items()
         },
+        "dt_relr": MUSL_DT_RELR.get(version),
     }
 
 
@@ -414,13 +487,25 @@ def write(path: Path, document: dict[str, Any]) -> None:
 def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     manylinux = {
+        "_source": SOURCE,
         "family": "manylinux",
         "libc": "glibc",
+        "installable": {
+            "_source": INSTALLABLE_SOURCE,
+            "architectures": list(INSTALLABLE_ARCHES),
+            "oldest": dict(INSTALLABLE_OLDEST),
+        },
         "policies": [manylinux_policy(m) for m in range(FIRST_MINOR, LAST_MINOR + 1)],
     }
     musllinux = {
+        "_source": SOURCE,
         "family": "musllinux",
         "libc": "musl",
+        "installable": {
+            "_source": INSTALLABLE_SOURCE,
+            "architectures": ["*"],
+            "oldest": {"*": "1.0"},
+        },
         "policies": [musllinux_policy(v) for v in MUSL_POLICIES],
     }
     write(OUT_DIR / "manylinux.json", manylinux)

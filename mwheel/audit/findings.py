@@ -37,6 +37,11 @@ CODES = {
     "abi3t-symbol-excluded": "an abi3t extension uses a symbol the free-threaded stable ABI omits",
     "abi3-minimum": "the lowest abi3 tag the wheel's extensions could honestly carry",
     "best-tag-constraint": "what keeps the wheel from the next more compatible tag",
+    "arm-float-abi": "an ARM binary is not hard-float EABI5, which armv7l tags stand for",
+    "dt-relr-unsupported": "a binary uses DT_RELR, which the tag's loader does not apply",
+    "dt-relr-needs-newer-libc": "DT_RELR, applied only by later releases of the tag's libc",
+    "symbol-not-in-libc": "a musl binary imports a glibc-only function no musl exports",
+    "tag-not-honoured": "a claimed tag is not honoured and no rule gave a more specific reason",
 }
 
 

@@ -11,233 +11,19 @@ the first policy with no violation.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
+from mwheel.audit.linux_checks import check_policy, elf_binaries, requirements
+from mwheel.audit.linux_libc import arm_abi_text, libc_of
 from mwheel.audit.linux_resolve import LinuxResolver
 from mwheel.audit.resolve import DependencyGraph, excluded_names
-from mwheel.audit.verdict import PlatformVerdict
+from mwheel.audit.verdict import PlatformVerdict, explained
 from mwheel.binary.model import Binary
 from mwheel.policies import LinuxPolicy, linux_policies, policy_for
 from mwheel.tags import PlatformTag
 
-# Version needs on the dynamic loader itself are not checked: its versions move with
-# glibc's and are covered by libc's own needs.
-_LOADER_PREFIXES = ("ld-linux", "ld64.so", "ld.so")
-
-
-@dataclass(frozen=True)
-class _Requirement:
-    """What one ELF file (bundled or to be grafted) asks of the system."""
-
-    label: str  # member, or host path of a library a repair would graft
-    binary: Binary
-    libraries: tuple[str, ...]  # needed libraries that must come from the system
-    # Imported symbol names per version, and the strong (non-weak) imports: computed once
-    # here because every policy asks for them.
-    by_version: dict[str, list[str]] = field(default_factory=dict, compare=False)
-    strong: frozenset[str] = frozenset()
-    # Strong imports that no library of the wheel's own (bundled or grafted) defines: only
-    # these can come from libc (the musl rule judges them).
-    from_system: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(
-        cls,
-        label: str,
-        binary: Binary,
-        libraries: tuple[str, ...],
-        provided: frozenset[str] = frozenset(),
-    ) -> _Requirement:
-        by_version: dict[str, set[str]] = {}
-        for s in binary.imported:
-            if s.version:
-                by_version.setdefault(s.version, set()).add(s.name)
-        # Weak imports are optional (Rust's std probes __cxa_thread_atexit_impl weakly and
-        # falls back when it is missing), so only strong ones can break on an older system.
-        strong = frozenset(s.name for s in binary.imported if not s.weak)
-        return cls(
-            label,
-            binary,
-            libraries,
-            {v: sorted(n) for v, n in by_version.items()},
-            strong,
-            strong - provided,
-        )
-
-
-def _libc_of(binary: Binary) -> str | None:
-    elf = binary.elf
-    assert elf is not None
-    interp = elf.interpreter or ""
-    if "ld-musl" in interp or any(
-        d.startswith("ld-musl-") or d == "libc.so" for d in binary.dependencies
-    ):
-        return "musl"
-    if "libc.so.6" in binary.dependencies or "ld-linux" in interp:
-        return "glibc"
-    return None
-
-
-def _violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> list[Finding]:
-    out: list[Finding] = []
-    b = req.binary
-    elf = b.elf
-    assert elf is not None
-    if arch not in policy.architectures:
-        out.append(
-            Finding(
-                "architecture-mismatch",
-                req.label,
-                f"{policy.name} does not exist for {arch}",
-                tag=tag,
-            )
-        )
-        return out
-    for lib in req.libraries:
-        if lib.startswith("libpython"):
-            out.append(
-                Finding(
-                    "libpython-linked",
-                    req.label,
-                    f"links {lib}; extensions must not link libpython (PEP 513)",
-                    tag=tag,
-                    details=(("library", lib),),
-                )
-            )
-        elif lib not in policy.libraries:
-            out.append(
-                Finding(
-                    "library-not-allowed",
-                    req.label,
-                    f"needs {lib}, which {policy.name} does not allow without bundling",
-                    tag=tag,
-                    details=(("library", lib),),
-                )
-            )
-    allowed = policy.symbol_versions.get(arch, MappingProxyType({}))
-    for lib, versions in elf.version_needs:
-        if lib.startswith(_LOADER_PREFIXES):
-            continue
-        for version in versions:
-            space = version.partition("_")[0]
-            if space in allowed and version not in allowed[space]:
-                symbols = req.by_version.get(version, [])
-                shown = ", ".join(f"{s}@{version}" for s in symbols[:5]) or version
-                more = f" and {len(symbols) - 5} more" if len(symbols) > 5 else ""
-                out.append(
-                    Finding(
-                        "symbol-version-too-new",
-                        req.label,
-                        f"{shown}{more} from {lib} needs {version}, "
-                        f"newer than {policy.name} allows",
-                        tag=tag,
-                        details=(
-                            ("library", lib),
-                            ("version", version),
-                            ("symbols", ",".join(symbols)),
-                        ),
-                    )
-                )
-    imported = req.strong
-    for lib, forbidden in policy.blacklist.items():
-        if lib in b.dependencies:
-            for sym in sorted(imported & forbidden):
-                out.append(
-                    Finding(
-                        "blacklisted-symbol",
-                        req.label,
-                        f"uses {sym} of {lib}, which {policy.name} forbids",
-                        tag=tag,
-                        details=(("library", lib), ("symbol", sym)),
-                    )
-                )
-    # musl has no symbol versions: a function a newer musl added is the only sign that a
-    # binary needs that musl (e.g. reallocarray, 1.2.2; __time64 on 32-bit archs, 1.2.0).
-    newer = policy.forbidden_newer.get(arch)
-    if newer:
-        for sym in sorted(req.from_system & newer.keys()):
-            origin = newer[sym]
-            out.append(
-                Finding(
-                    "symbol-too-new",
-                    req.label,
-                    f"uses {sym}, added in {policy.libc} {origin.release} ({origin.policy}); "
-                    f"{policy.name} lacks it",
-                    tag=tag,
-                    details=(
-                        ("symbol", sym),
-                        ("introduced_in", f"{policy.libc} {origin.release}"),
-                        ("introduced_by", origin.policy),
-                    ),
-                )
-            )
-    max_level = policy.isa_levels.get(arch)
-    if max_level is not None and elf.isa_level is not None and elf.isa_level > max_level:
-        out.append(
-            Finding(
-                "isa-level-too-high",
-                req.label,
-                f"needs x86-64-v{elf.isa_level}, {policy.name} allows at most x86-64-v{max_level}"
-                if max_level > 1
-                else f"needs x86-64-v{elf.isa_level}, {policy.name} allows the baseline",
-                tag=tag,
-                details=(("isa_level", f"x86-64-v{elf.isa_level}"),),
-            )
-        )
-    return out
-
-
-def requirements(
-    elfs: dict[str, Binary],
-    graph: DependencyGraph,
-    grafted: bool,
-    excluded: frozenset[str] = frozenset(),
-) -> list[_Requirement]:
-    """What the wheel asks of the system as it is, or once its external libraries are grafted.
-
-    ``excluded`` libraries stay external on purpose (``repair --exclude``): like auditwheel,
-    they do not count against the policy, and they are not grafted.
-    """
-    external = {e.name: e.binary for e in graph.externals if e.binary is not None}
-
-    def provided(needed_by: str) -> frozenset[str]:
-        """What the non-system libraries ``needed_by`` loads define (bundled or grafted)."""
-        names: set[str] = set()
-        for d in graph.for_binary(needed_by):
-            lib = elfs.get(d.member or "") if d.kind == "bundled" else external.get(d.name)
-            if lib is not None and d.kind != "system":
-                names |= lib.exported
-        return frozenset(names)
-
-    reqs: list[_Requirement] = []
-    for member, b in elfs.items():
-        libs = tuple(
-            d.name
-            for d in graph.for_binary(member)
-            if d.name not in excluded
-            # A repair removes DT_NEEDED libpython (the interpreter provides its symbols).
-            and not (grafted and d.name.startswith("libpython"))
-            and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
-        )
-        reqs.append(_Requirement.of(member, b, libs, provided(member)))
-    if grafted:
-        for ext in graph.externals:
-            if ext.binary is not None and ext.path is not None and ext.name not in excluded:
-                libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
-                reqs.append(_Requirement.of(ext.path, ext.binary, libs, provided(ext.path)))
-    return reqs
-
-
-def check_policy(reqs: list[_Requirement], policy: LinuxPolicy, arch: str) -> list[Finding]:
-    tag = policy.tag(arch).name
-    return [f for r in reqs for f in _violations(r, policy, arch, tag)]
-
-
-def elf_binaries(ctx: WheelContext) -> dict[str, Binary]:
-    return {m: b for m, b in ctx.binaries.items() if b.format == "elf"}
+__all__ = ["LinuxRules", "check_policy", "elf_binaries", "requirements"]
 
 
 class LinuxRules:
@@ -256,18 +42,15 @@ class LinuxRules:
             if b.archs[0] != arch:
                 findings.append(
                     Finding(
-                        "architecture-mismatch", member, f"is {b.archs[0]}, the wheel is {arch}"
+                        "architecture-mismatch",
+                        member,
+                        f"is {b.archs[0]}, the wheel is {arch}{_arm_why(b)}",
                     )
                 )
 
-        libcs = {m: _libc_of(b) for m, b in elfs.items()}
+        libcs = {m: libc_of(m, b) for m, b in elfs.items()}
         claimed_families = {t.family for t in claimed} - {"linux"}
-        if "musllinux" in claimed_families:
-            libc = "musl"
-        elif "manylinux" in claimed_families:
-            libc = "glibc"
-        else:
-            libc = "musl" if "musl" in libcs.values() else "glibc"
+        libc = _wheel_libc(set(libcs.values()), claimed_families)
         for member, other in libcs.items():
             if other is not None and other != libc:
                 findings.append(
@@ -314,14 +97,28 @@ class LinuxRules:
             policy = policy_for(tag)
             if policy is None:
                 findings.append(
-                    Finding(
-                        "unknown-platform-tag", None, f"no policy defines {tag.name}", tag=tag.name
-                    )
+                    Finding("unknown-platform-tag", None, _no_policy_why(tag), tag=tag.name)
                 )
                 honoured[tag.name] = False
                 continue
             if tag.family != family:
-                honoured[tag.name] = False
+                if any(libcs.values()):
+                    other = "musl" if tag.family == "musllinux" else "glibc"
+                    findings.append(
+                        Finding(
+                            "libc-mismatch",
+                            None,
+                            f"the binaries are linked against {libc}, {tag.name} is for {other}",
+                            tag=tag.name,
+                        )
+                    )
+                    honoured[tag.name] = False
+                    continue
+                # No binary names a libc (static executables): the other family's policy
+                # judges the same requirements.
+                problems = check_policy(as_is, policy, arch)
+                honoured[tag.name] = not problems
+                findings.extend(problems)
                 continue
             problems = dict(results)[policy]
             honoured[tag.name] = not problems
@@ -334,7 +131,10 @@ class LinuxRules:
             arch,
         )
         self._external_findings(findings, graph, claimed_families, excluded)
-        return PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch, family)
+        findings.extend(_relr_warnings(elfs, [best, *(policy_for(t) for t in claimed)], arch))
+        return explained(
+            PlatformVerdict(honoured, best_tag, repair_tag, graph, tuple(findings), arch, family)
+        )
 
     @staticmethod
     def _explain_best(
@@ -404,3 +204,64 @@ class LinuxRules:
                         details=(("library", dep.name),),
                     )
                 )
+
+
+def _wheel_libc(libcs: set[str | None], claimed_families: set[str]) -> str:
+    """The libc the wheel is judged for: the binaries' own, else the claimed family's."""
+    named = libcs - {None}
+    if len(named) == 1:
+        return str(next(iter(named)))
+    if "musllinux" in claimed_families:
+        return "musl"
+    if "manylinux" in claimed_families:
+        return "glibc"
+    return "musl" if "musl" in named else "glibc"
+
+
+def _arm_why(binary: Binary) -> str:
+    """For an ARM file that is not armv7l: what its attributes and flags say it is."""
+    if binary.elf is None or binary.elf.machine != "EM_ARM":
+        return ""
+    return f" ({arm_abi_text(binary)}; armv7l tags need ARMv7 or later, hard-float)"
+
+
+def _relr_warnings(
+    elfs: dict[str, Binary], policies: list[LinuxPolicy | None], arch: str
+) -> list[Finding]:
+    """DT_RELR files under a policy whose early releases lack it (musllinux_1_2: musl 1.2.4)."""
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for policy in policies:
+        if policy is None or policy.dt_relr is None or policy.name in seen:
+            continue
+        seen.add(policy.name)
+        release = tuple(int(p) for p in policy.dt_relr.split("."))
+        if release[:2] != policy.version or len(release) < 3 or release[2] == 0:
+            continue
+        for member, b in elfs.items():
+            if b.elf is not None and b.elf.relr:
+                out.append(
+                    Finding(
+                        "dt-relr-needs-newer-libc",
+                        member,
+                        f"uses DT_RELR (packed relative relocations), which {policy.libc} "
+                        f"applies only from {policy.dt_relr}: it crashes on {policy.name} "
+                        f"systems with an older {policy.libc} 1.2.x",
+                        severity="warning",
+                        tag=policy.tag(arch).name,
+                    )
+                )
+    return out
+
+
+def _no_policy_why(tag: PlatformTag) -> str:
+    """Why no policy defines ``tag``: where that family's tags for the architecture start."""
+    first = next(
+        (p for p in linux_policies().get(tag.family, ()) if tag.arch in p.architectures), None
+    )
+    if first is None:
+        return f"no policy defines {tag.name}: installers know no {tag.family} tag for {tag.arch}"
+    return (
+        f"no policy defines {tag.name}: {tag.family} tags for {tag.arch} start at "
+        f"{first.tag(tag.arch).name}, installers never pick an older one"
+    )

@@ -1,8 +1,14 @@
-"""What one platform's rules conclude about one wheel, and the interface they implement."""
+"""What one platform's rules conclude about one wheel, and the interface they implement.
+
+A verdict that a claimed tag is not honoured always carries at least one error finding about
+that tag: a user told "NOT COMPLIANT" must be told why. Rules give the specific reasons;
+``explained`` is the net under them, so a reason a rule forgot still surfaces as an error
+naming the tag instead of a bare verdict (tests assert the net never fires on real wheels).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from mwheel.audit.context import WheelContext
@@ -27,3 +33,26 @@ class PlatformRules(Protocol):
     os: str
 
     def evaluate(self, ctx: WheelContext) -> PlatformVerdict: ...
+
+
+def explained(verdict: PlatformVerdict) -> PlatformVerdict:
+    """``verdict`` with an error finding for every unhonoured tag that has none yet."""
+    about = {f.tag for f in verdict.findings if f.severity == "error"}
+    untagged_error = None in about
+    missing = [
+        tag
+        for tag, ok in verdict.honoured.items()
+        if not ok and tag not in about and not untagged_error
+    ]
+    if not missing:
+        return verdict
+    extra = tuple(
+        Finding(
+            "tag-not-honoured",
+            None,
+            f"the wheel does not honour {tag} (no more specific reason was found)",
+            tag=tag,
+        )
+        for tag in missing
+    )
+    return replace(verdict, findings=verdict.findings + extra)

@@ -49,10 +49,11 @@ _TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _OSABI = {0: "ELFOSABI_SYSV", 3: "ELFOSABI_LINUX", 6: "ELFOSABI_SOLARIS", 9: "ELFOSABI_FREEBSD"}
 
 _PT_DYNAMIC, _PT_INTERP, _PT_LOAD, _PT_GNU_PROPERTY = 2, 3, 1, 0x6474E553
-_SHT_DYNAMIC, _SHT_DYNSYM, _SHT_NOTE = 6, 11, 7
+_SHT_DYNAMIC, _SHT_DYNSYM, _SHT_NOTE, _SHT_ARM_ATTRIBUTES = 6, 11, 7, 0x70000003
 _SHT_GNU_VERDEF, _SHT_GNU_VERNEED, _SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
 _DT_NEEDED, _DT_STRTAB, _DT_STRSZ, _DT_SONAME, _DT_RPATH, _DT_RUNPATH = 1, 5, 10, 14, 15, 29
 _DT_VERNEED, _DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+_DT_RELR = 36
 
 _NT_GNU_PROPERTY_TYPE_0 = 5
 _GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
@@ -146,7 +147,7 @@ def _read(r: _Reader) -> Binary:
         _entry,
         phoff,
         shoff,
-        _flags,
+        e_flags,
         _ehsize,
         phentsize,
         phnum,
@@ -170,8 +171,11 @@ def _read(r: _Reader) -> Binary:
     imported, exported = _symbols(r, lay, sections, need_by_index, definitions)
     machine = _MACHINES.get(e_machine, f"EM_{e_machine}")
     big_endian = lay.endian == ">"
+    cpu_arch = _arm_cpu_arch(r, sections) if machine == "EM_ARM" else None
     if machine == "EM_PPC64":
         arch = "ppc64" if big_endian else "ppc64le"
+    elif machine == "EM_ARM" and lay.bits == 32:
+        arch = _arm_arch_name(cpu_arch)
     else:
         arch = _ARCH.get((machine, lay.bits), machine.removeprefix("EM_").lower())
     file_type = _TYPES.get(e_type, f"ET_{e_type}")
@@ -188,6 +192,9 @@ def _read(r: _Reader) -> Binary:
         version_needs=tuple((lib, tuple(v)) for lib, v in needs.items()),
         version_definitions=tuple(definitions[k] for k in sorted(definitions)),
         isa_level=_isa_level(r, lay, sections, segments),
+        flags=e_flags,
+        arm_cpu_arch=cpu_arch,
+        relr=any(tag == _DT_RELR for tag, _ in dyn.entries),
     )
     return Binary(
         member=r.member,
@@ -465,3 +472,85 @@ def _isa_level(
                         level = max(level or 0, bits.bit_length())
                 p += (pr_datasz + align - 1) & ~(align - 1)
     return level
+
+
+# Tag_CPU_arch values (ARM IHI 0045, "Addenda to the ARM ABI", section 3.3.5.2) below ARMv7,
+# named as Linux's uname names such machines. Everything from ARMv7 (10) up, including the
+# 32-bit state of ARMv8 (14+), runs armv7l code; v6-M (11) and v6S-M (12) are v6 variants.
+_ARM_PRE_V7 = {1: "armv4l", 2: "armv4tl", 3: "armv5tl", 4: "armv5tel", 5: "armv5tejl"}
+_ARM_V6 = frozenset({6, 7, 8, 9, 11, 12})
+
+
+def _arm_arch_name(cpu_arch: int | None) -> str:
+    """armv7l, unless the build attributes say the code needs only an older core."""
+    if cpu_arch in _ARM_PRE_V7:
+        return _ARM_PRE_V7[cpu_arch]
+    if cpu_arch in _ARM_V6:
+        return "armv6l"
+    return "armv7l"
+
+
+def _uleb128(raw: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(raw):
+        byte = raw[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80 or shift > 63:
+            break
+    return value, pos
+
+
+def _arm_cpu_arch(r: _Reader, sections: list[_Section]) -> int | None:
+    """Tag_CPU_arch from the "aeabi" subsection of .ARM.attributes, if the file has one.
+
+    Layout (ARM IHI 0044, "Build attributes"): 'A', then subsections of <uint32 length,
+    vendor NTBS, then <tag byte, uint32 size, attributes>>; an attribute is a ULEB128 tag and
+    a ULEB128 value, except Tag_CPU_raw_name (4), Tag_CPU_name (5) and odd tags from 65 up
+    (strings) and Tag_compatibility (32: ULEB128 then string).
+    """
+    sec = next((s for s in sections if s.type == _SHT_ARM_ATTRIBUTES), None)
+    if sec is None:
+        return None
+    raw = _section_bytes(r, sec, ".ARM.attributes")
+    if not raw or raw[:1] != b"A":
+        return None
+    pos = 1
+    while pos + 4 < len(raw):
+        length = int.from_bytes(raw[pos : pos + 4], "little")
+        end = min(pos + length, len(raw)) if length >= 4 else len(raw)
+        name_end = raw.find(b"\0", pos + 4, end)
+        if name_end < 0:
+            return None
+        if raw[pos + 4 : name_end] == b"aeabi":
+            found = _arm_file_attributes(raw[name_end + 1 : end])
+            if found is not None:
+                return found
+        pos = end
+    return None
+
+
+def _arm_file_attributes(raw: bytes) -> int | None:
+    pos = 0
+    while pos + 5 <= len(raw):
+        kind = raw[pos]
+        size = int.from_bytes(raw[pos + 1 : pos + 5], "little")
+        end = min(pos + size, len(raw)) if size >= 5 else len(raw)
+        if kind == 1:  # Tag_File: attributes of the whole file
+            p = pos + 5
+            while p < end:
+                tag, p = _uleb128(raw, p)
+                if tag == 6:  # Tag_CPU_arch
+                    return _uleb128(raw, p)[0]
+                if tag in (4, 5) or (tag > 32 and tag % 2 == 1):
+                    nul = raw.find(b"\0", p, end)
+                    p = end if nul < 0 else nul + 1
+                elif tag == 32:
+                    _, p = _uleb128(raw, p)
+                    nul = raw.find(b"\0", p, end)
+                    p = end if nul < 0 else nul + 1
+                else:
+                    _, p = _uleb128(raw, p)
+        pos = end
+    return None

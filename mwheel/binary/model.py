@@ -50,6 +50,14 @@ class ElfInfo:
     version_definitions: tuple[str, ...]
     # x86-64 micro-architecture level required by GNU_PROPERTY_X86_ISA_1_NEEDED (1..4).
     isa_level: int | None
+    # e_flags: on ARM the EABI version and the float ABI (EF_ARM_ABI_FLOAT_HARD/SOFT), which
+    # decide whether the file can load into an armhf (armv7l-tagged) process at all.
+    flags: int = 0
+    # ARM: Tag_CPU_arch of the .ARM.attributes "aeabi" section (10 = ARMv7, 5 = ARMv5TEJ).
+    arm_cpu_arch: int | None = None
+    # DT_RELR (packed relative relocations): only loaders of glibc >= 2.36 / musl >= 1.2.4
+    # apply it; an older loader leaves those pointers unrelocated.
+    relr: bool = False
 
 
 @dataclass(frozen=True)

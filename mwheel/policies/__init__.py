@@ -37,8 +37,10 @@ _POLICY_KEYS = {
     "blacklist",
     "preferred",
     "introduced_symbols",
+    "dt_relr",
 }
-_FILE_KEYS = {"family", "libc", "policies"}
+_FILE_KEYS = {"_source", "family", "libc", "installable", "policies"}
+_INSTALLABLE_KEYS = {"_source", "architectures", "oldest"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class LinuxPolicy:
     forbidden_newer: MappingProxyType[str, MappingProxyType[str, Introduction]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # The libc release whose loader first applies DT_RELR ("2.36", "1.2.4"); None: a binary
+    # with DT_RELR cannot honour this policy. A release newer than the policy's own version
+    # (musllinux_1_2, whose musl 1.2.0-1.2.3 lack it) is allowed with a warning.
+    dt_relr: str | None = None
 
     def tag(self, arch: str) -> PlatformTag:
         return PlatformTag(self.family, self.version, arch)
@@ -173,6 +179,13 @@ def _parse_policy(raw: Any, family: str, libc: str, source: str) -> LinuxPolicy:
     bl = raw["blacklist"]
     _expect(isinstance(bl, dict), where, "blacklist must be an object")
     introduced, releases = _parse_introduced(raw["introduced_symbols"], where, version_text, archs)
+    dt_relr = raw["dt_relr"]
+    _expect(
+        dt_relr is None
+        or (isinstance(dt_relr, str) and _release_key(dt_relr)[:2] <= (major, minor)),
+        where,
+        "dt_relr must be null or a release of this policy's libc series or older",
+    )
     return LinuxPolicy(
         family=family,
         libc=libc,
@@ -188,7 +201,15 @@ def _parse_policy(raw: Any, family: str, libc: str, source: str) -> LinuxPolicy:
         ),
         introduced_symbols=introduced,
         introduced_releases=releases,
+        dt_relr=dt_relr,
     )
+
+
+def _release_key(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        raise PolicyError(f"policy: {text!r} is not a release number") from None
 
 
 def _check_superset(older: LinuxPolicy, newer: LinuxPolicy) -> None:
@@ -212,6 +233,44 @@ def _check_superset(older: LinuxPolicy, newer: LinuxPolicy) -> None:
         )
     for lib, symbols in newer.blacklist.items():
         _expect(symbols <= older.blacklist.get(lib, symbols), where, f"blacklist for {lib} grows")
+    _expect(older.dt_relr is None or newer.dt_relr is not None, where, "drops DT_RELR")
+
+
+def _check_installable(raw: Any, policies: tuple[LinuxPolicy, ...], source: str) -> None:
+    """Refuse any policy that offers a tag no installer picks (pip: packaging's tag rules).
+
+    A wheel retagged to such a tag (manylinux_2_5_s390x) would never be installed from an
+    index, so the data must not offer it; ``installable`` copies packaging's rule.
+    """
+    where = f"{source}:installable"
+    _expect(isinstance(raw, dict), where, "must be an object")
+    unknown = set(raw) - _INSTALLABLE_KEYS
+    _expect(not unknown, where, f"unknown keys {sorted(unknown)}")
+    archs = frozenset(_str_list(raw.get("architectures"), where, "architectures"))
+    oldest = raw.get("oldest")
+    _expect(
+        isinstance(oldest, dict)
+        and "*" in oldest
+        and all(isinstance(v, str) for v in oldest.values()),
+        where,
+        'oldest must map architectures (and "*") to a version',
+    )
+    for policy in policies:
+        for arch in sorted(policy.architectures):
+            _expect(
+                "*" in archs or arch in archs,
+                f"{source}:{policy.name}",
+                f"installers never pick {policy.tag(arch).name}: no {policy.family} tag "
+                f"exists for {arch} ({raw.get('_source', 'installable')})",
+            )
+            floor = _release_key(oldest.get(arch, oldest["*"]))
+            _expect(
+                policy.version >= floor,
+                f"{source}:{policy.name}",
+                f"installers never pick {policy.tag(arch).name}: {policy.family} tags for "
+                f"{arch} start at {'.'.join(map(str, floor))} "
+                f"({raw.get('_source', 'installable')})",
+            )
 
 
 def parse_policy_file(data: Any, source: str) -> tuple[LinuxPolicy, ...]:
@@ -227,6 +286,8 @@ def parse_policy_file(data: Any, source: str) -> tuple[LinuxPolicy, ...]:
     policies = tuple(_parse_policy(r, family, libc, source) for r in raws)
     for older, newer in itertools.pairwise(policies):
         _check_superset(older, newer)
+    _expect("installable" in data, source, "installable (the installers' tag rule) is missing")
+    _check_installable(data["installable"], policies, source)
     return _with_forbidden_newer(policies)
 
 
