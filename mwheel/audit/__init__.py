@@ -73,6 +73,11 @@ def build_context(
     known: Mapping[str, Binary | None] | None = None,
 ) -> tuple[WheelContext, list[Finding]]:
     claimed, findings = _claimed(archive)
+    # pip installs members that RECORD omits, unverified: a warning (a repair lists them).
+    findings += [
+        Finding("member-not-in-record", name, "is not listed in RECORD", severity="warning")
+        for name in archive.unlisted
+    ]
     binaries = scan(archive, options.jobs, known)
     ctx = WheelContext(
         label=archive.label,
