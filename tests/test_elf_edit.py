@@ -116,19 +116,24 @@ def oracle(path: Path) -> Dyn:
     seg = next(s for s in elf.iter_segments() if s["p_type"] == "PT_DYNAMIC")
     assert isinstance(sec, DynamicSection) and isinstance(seg, DynamicSegment)
     for dyn in (sec, seg):
-        tags = list(dyn.iter_tags())
+        tags = [(t.entry.d_tag, t) for t in dyn.iter_tags()]
+
+        def strings(tag: str, attr: str) -> tuple[str, ...]:
+            return tuple(str(getattr(t, attr)) for d, t in tags if d == tag)  # noqa: B023
+
+        sonames = strings("DT_SONAME", "soname")
         views.append(
             (
-                tuple(t.needed for t in tags if t.entry.d_tag == "DT_NEEDED"),
-                next((t.soname for t in tags if t.entry.d_tag == "DT_SONAME"), None),
-                tuple(t.rpath for t in tags if t.entry.d_tag == "DT_RPATH"),
-                tuple(t.runpath for t in tags if t.entry.d_tag == "DT_RUNPATH"),
+                strings("DT_NEEDED", "needed"),
+                sonames[0] if sonames else None,
+                strings("DT_RPATH", "rpath"),
+                strings("DT_RUNPATH", "runpath"),
             )
         )
     assert views[0] == views[1], views
     verneed = elf.get_section_by_name(".gnu.version_r")
     assert verneed is None or isinstance(verneed, GNUVerNeedSection)
-    files = tuple(v.name for v, _aux in verneed.iter_versions()) if verneed else ()
+    files = tuple(str(v.name) for v, _aux in verneed.iter_versions()) if verneed else ()
     return Dyn(*views[0], verneed_files=files)
 
 
