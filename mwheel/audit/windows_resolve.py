@@ -187,7 +187,10 @@ class WindowsResolver:
             needed_by, binary, on_host = pending.pop(0)
             for name in binary.dependencies:
                 lower = name.lower()
-                if self.policy.is_system(name, self.arch):
+                # --include/--add-dll: a DLL the user wants vendored even if it is a system
+                # or runtime DLL (delvewheel's meaning); it is looked for like any other.
+                forced = lower in self.ctx.options.include
+                if self.policy.is_system(name, self.arch) and not forced:
                     deps.append(Dependency(name, needed_by, "system"))
                     continue
                 if _PYTHON_DLL.match(lower):
@@ -199,7 +202,7 @@ class WindowsResolver:
                 if member is not None:
                     deps.append(Dependency(name, needed_by, "bundled", member=member))
                     continue
-                runtime = self.policy.runtime_kind(name, self.arch)
+                runtime = None if forced else self.policy.runtime_kind(name, self.arch)
                 if runtime is not None:
                     deps.append(Dependency(name, needed_by, "system"))
                     key = next((k for k in assumed if k.lower() == lower), name)
