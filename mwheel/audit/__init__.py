@@ -71,6 +71,11 @@ def build_context(
     known: Mapping[str, Binary | None] | None = None,
 ) -> tuple[WheelContext, list[Finding]]:
     claimed, findings = _claimed(archive)
+    # pip installs members that RECORD omits, unverified: a warning (a repair lists them).
+    findings += [
+        Finding("member-not-in-record", name, "is not listed in RECORD", severity="warning")
+        for name in archive.unlisted
+    ]
     binaries = scan(archive, options.jobs, known)
     if not options.isa_check:
         binaries = {m: _without_isa_level(b) for m, b in binaries.items()}
@@ -203,7 +208,7 @@ def audit_archive(
     )
 
 
-def _check_input(path: Path) -> None:
+def check_input(path: Path) -> None:
     """A missing input is the caller's mistake (exit 10), told apart from a broken wheel."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -222,7 +227,7 @@ def audit_wheel(
     """
     options = options or AuditOptions()
     try:
-        _check_input(Path(path))
+        check_input(Path(path))
         with WheelArchive(Path(path)) as archive:
             return audit_archive(archive, options, known)
     except MwheelError as exc:
