@@ -196,8 +196,8 @@ def test_policy_data_is_validated() -> None:
     assert policy.runtime_kind("VCRUNTIME140_1.dll", "x86_64") == "python"
     assert policy.runtime_kind("vcruntime140_1.dll", "x86") is None
     assert policy.runtime_kind("vcomp140.dll", "x86_64") == "vc_redist"
-    assert policy.python_dlls(("cp311",)) == frozenset({"python3.dll", "python311.dll"})
-    assert policy.python_dlls(("py3",)) is None
+    assert policy.python_dlls(("cp311",), ("cp311",)) == frozenset({"python3.dll", "python311.dll"})
+    assert policy.python_dlls(("py3",), ("none",)) is None
     broken = json.loads(json.dumps(raw))
     broken["system_dlls"]["all"].append("Kernel32.DLL")
     with pytest.raises(PolicyError, match="lower-case"):

@@ -11,12 +11,14 @@ every CPython 3.5+, the rest of the redistributable (``msvcp140.dll``, ``vcomp14
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
 from mwheel.audit.resolve import excluded_names
 from mwheel.audit.verdict import PlatformVerdict
+from mwheel.audit.windows_dll_dirs import DllDirectories, dll_directories
 from mwheel.audit.windows_resolve import WindowsGraph, WindowsResolver, windows_policy
 from mwheel.tags import PlatformTag
 
@@ -64,6 +66,7 @@ class WindowsRules:
         resolved = WindowsResolver(ctx, windows_policy(), arch).resolve()
         excluded = excluded_names(resolved.graph, ctx.options.exclude, fold_case=True)
         findings += self._dependency_findings(resolved, severity, tag_name, excluded)
+        findings += _off_path_findings(ctx, resolved, tag_name)
 
         problems = any(f.severity == "error" for f in findings) or any(
             d.kind in ("external", "missing") and d.name not in excluded
@@ -142,3 +145,51 @@ class WindowsRules:
                 )
             )
         return out
+
+
+def _before_38(ctx: WheelContext) -> bool:
+    """Whether some interpreter tag allows a Python older than 3.8 (which searches PATH)."""
+    minors = [i[3:] for i in ctx.claimed_interpreters if i.startswith(("cp3", "py3"))]
+    return any(m.isdigit() and int(m) < 8 for m in minors)
+
+
+def _off_path_findings(ctx: WheelContext, resolved: WindowsGraph, tag: str | None) -> list[Finding]:
+    """A bundled DLL Windows will not find where it is, unless the wheel's Python adds its
+    directory (a warning: pip installs the wheel, and the import may still work if the
+    package loads the DLL some way mwheel does not recognise)."""
+    if not resolved.off_path:
+        return []
+    if ctx.source is None:
+        dirs = DllDirectories()
+    else:
+        members = {ctx.install_path(m): m for m in ctx.members}
+        dirs = dll_directories(ctx.source, {k: v for k, v in members.items() if k[:1] != "<"})
+    old_python = _before_38(ctx)
+    importers: dict[tuple[str, str], list[str]] = {}  # (member, DLL name) -> importers
+    for needed_by, name, member in resolved.off_path:
+        importers.setdefault((member, name), []).append(needed_by)
+    out: list[Finding] = []
+    for (member, name), by in importers.items():
+        install = ctx.install_path(member)
+        here = posixpath.dirname(install)
+        if dirs.covers(install) or (old_python and here in dirs.on_path):
+            continue
+        path_note = (
+            f"; {dirs.by[here]} only puts it on PATH, which Python 3.8+ does not search "
+            "for an extension's DLLs"
+            if here in dirs.on_path
+            else ""
+        )
+        out.append(
+            Finding(
+                "library-not-on-search-path",
+                by[0],
+                f"imports {name}, which the wheel has in {here or 'site-packages'}/, where "
+                f"Windows does not look for it: not beside {_shown(tuple(by))}, and no .pth "
+                f"file or __init__.py of the wheel passes it to os.add_dll_directory{path_note}",
+                severity="warning",
+                tag=tag,
+                details=(("library", name), ("path", member), ("needed_by", ",".join(by))),
+            )
+        )
+    return out

@@ -4,7 +4,10 @@ Classification of one imported name, compared case-insensitively as Windows does
 
 1. an API set (``api-ms-win-*``, ``ext-ms-*``) or a DLL of System32 on Windows 10
    (``policies/windows.json``): *system*;
-2. the interpreter's DLL (``python3.dll``, ``python311.dll`` for a cp311 wheel): *system*;
+2. the interpreter's DLL (``python3.dll``, ``python311.dll`` for a cp311 wheel,
+   ``python313t.dll`` / ``python3t.dll`` for the free-threaded cp313t, PyPy's
+   ``libpypy3.9-c.dll``, GraalPy's ``python-native.dll``): *system*, and an error when it
+   is another interpreter's than the wheel's interpreter and ABI tags name;
 3. a DLL of the wheel: next to the importing binary (the directory Python's
    ``LoadLibraryExW(LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR)`` searches), then in a ``*.libs``
    directory (where delvewheel and mwheel graft, added by ``os.add_dll_directory``), then
@@ -20,6 +23,7 @@ DLLs are found only where the user points.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import posixpath
 import re
@@ -40,8 +44,8 @@ from mwheel.policies import load_data
 
 ARCHS = ("x86", "x86_64", "arm64")
 _FILE_KEYS = {"format", "about", "api_set_prefixes", "system_dlls", "python_dlls", "runtime"}
-_PYTHON_DLL = re.compile(r"^(python3\d*|libpypy\d+\.\d+-c)\.dll$")
-_INTERPRETER = re.compile(r"^(cp|pp)(\d)(\d+)$")
+_INTERPRETER = re.compile(r"^([a-z]+)(\d)(\d+)$")
+_RULE_KEYS = {"interpreter", "abi", "dlls"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ class WindowsPolicy:
 
     api_set_prefixes: tuple[str, ...]
     system: Mapping[str, frozenset[str]]  # arch -> lower-case DLL names
-    python_templates: Mapping[str, tuple[str, ...]]  # "cp"/"pp" -> name templates
+    python_patterns: tuple[re.Pattern[str], ...]  # any interpreter's DLL
+    # (interpreter prefix, ABI template, DLL name templates), e.g. ("cp", "cp{major}{minor}t",
+    # ("python3t.dll", "python{major}{minor}t.dll")).
+    python_rules: tuple[tuple[str, str, tuple[str, ...]], ...]
     python_runtime: Mapping[str, frozenset[str]]  # arch -> DLLs shipped with CPython
     vc_redist: frozenset[str]
 
@@ -65,15 +72,27 @@ class WindowsPolicy:
             return "python"
         return "vc_redist" if lower in self.vc_redist else None
 
-    def python_dlls(self, interpreters: tuple[str, ...]) -> frozenset[str] | None:
+    def is_python(self, name: str) -> bool:
+        """Whether ``name`` is some interpreter's own DLL (never bundled, never grafted)."""
+        lower = name.lower()
+        return any(p.fullmatch(lower) for p in self.python_patterns)
+
+    def python_dlls(
+        self, interpreters: tuple[str, ...], abis: tuple[str, ...]
+    ) -> frozenset[str] | None:
         """The interpreter DLLs the wheel's tags allow; None when no tag names a version."""
         names: set[str] = set()
         for interp in interpreters:
             m = _INTERPRETER.match(interp)
-            if m is None or m[1] not in self.python_templates:
+            if m is None:
                 continue
-            for template in self.python_templates[m[1]]:
-                names.add(template.format(major=m[2], minor=m[3]).lower())
+            for prefix, abi_template, templates in self.python_rules:
+                if prefix != m[1]:
+                    continue
+                want = abi_template.format(major=m[2], minor=m[3])
+                if not any(fnmatch.fnmatchcase(abi, want) for abi in abis):
+                    continue
+                names.update(t.format(major=m[2], minor=m[3]).lower() for t in templates)
         return frozenset(names) or None
 
 
@@ -110,21 +129,46 @@ def parse_windows_policy(raw: Any) -> WindowsPolicy:
             raise PolicyError(
                 f"policy windows.json: {sorted(clash)} listed as both system and runtime"
             )
-    templates = raw["python_dlls"]
-    if not isinstance(templates, dict) or not all(
-        isinstance(v, list) and all(isinstance(t, str) for t in v) for v in templates.values()
-    ):
-        raise PolicyError("policy windows.json: python_dlls must map cp/pp to name lists")
+    patterns, rules = _python_dlls(raw["python_dlls"])
     prefixes = raw["api_set_prefixes"]
     if not (isinstance(prefixes, list) and all(isinstance(p, str) for p in prefixes)):
         raise PolicyError("policy windows.json: api_set_prefixes must be a list of strings")
     return WindowsPolicy(
         api_set_prefixes=tuple(prefixes),
         system=MappingProxyType(by_arch),
-        python_templates=MappingProxyType({k: tuple(v) for k, v in templates.items()}),
+        python_patterns=patterns,
+        python_rules=rules,
         python_runtime=MappingProxyType(python_rt),
         vc_redist=redist,
     )
+
+
+def _python_dlls(
+    raw: Any,
+) -> tuple[tuple[re.Pattern[str], ...], tuple[tuple[str, str, tuple[str, ...]], ...]]:
+    """``python_dlls``: patterns of every interpreter DLL, and which tags allow which."""
+    if not isinstance(raw, dict) or not {"patterns", "by_tag"} <= set(raw):
+        raise PolicyError("policy windows.json: python_dlls needs patterns and by_tag")
+    if not (isinstance(raw["patterns"], list) and all(isinstance(p, str) for p in raw["patterns"])):
+        raise PolicyError("policy windows.json: python_dlls.patterns must be a list of strings")
+    try:
+        patterns = tuple(re.compile(p) for p in raw["patterns"])
+    except re.error as exc:
+        raise PolicyError(f"policy windows.json: python_dlls.patterns: {exc}") from None
+    rules = []
+    for rule in raw["by_tag"] if isinstance(raw["by_tag"], list) else [None]:
+        if not (isinstance(rule, dict) and set(rule) == _RULE_KEYS):
+            raise PolicyError(f"policy windows.json: python_dlls.by_tag entries need {_RULE_KEYS}")
+        dlls = _names(rule["dlls"], f"python_dlls.by_tag {rule['interpreter']}/{rule['abi']}")
+        # Every DLL a tag allows must be recognised as an interpreter DLL, or the rule is dead.
+        for dll in dlls:
+            sample = dll.format(major="3", minor="11")
+            if not any(p.fullmatch(sample) for p in patterns):
+                raise PolicyError(
+                    f"policy windows.json: {dll} matches none of python_dlls.patterns"
+                )
+        rules.append((str(rule["interpreter"]), str(rule["abi"]), tuple(sorted(dlls))))
+    return patterns, tuple(rules)
 
 
 @cache
@@ -142,6 +186,9 @@ class WindowsGraph:
     assumed: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     # (importer, DLL) pairs naming another Python version's DLL than the wheel's tags.
     wrong_python: tuple[tuple[str, str], ...] = ()
+    # (importer, DLL, member): bundled, but neither beside the importer nor in a *.libs
+    # directory, so found only if the wheel's Python adds its directory (windows_dll_dirs).
+    off_path: tuple[tuple[str, str, str], ...] = ()
 
 
 def _machine_of(path: str) -> str | None:
@@ -167,7 +214,7 @@ class WindowsResolver:
         self.ctx = ctx
         self.policy = policy
         self.arch = arch
-        self.python = policy.python_dlls(ctx.claimed_interpreters)
+        self.python = policy.python_dlls(ctx.claimed_interpreters, ctx.claimed_abis)
         # Lower-case file name -> PE members installed into site-packages with that name.
         self.by_name: dict[str, list[str]] = {}
         for member, binary in ctx.binaries.items():
@@ -180,6 +227,7 @@ class WindowsResolver:
         externals: dict[str, ExternalLibrary] = {}
         assumed: dict[str, tuple[str, list[str]]] = {}
         wrong_python: list[tuple[str, str]] = []
+        off_path: list[tuple[str, str, str]] = []
         pending: list[tuple[str, Binary, bool]] = [
             (m, b, False) for m, b in self.ctx.binaries.items() if b.format == "pe"
         ]
@@ -187,13 +235,10 @@ class WindowsResolver:
             needed_by, binary, on_host = pending.pop(0)
             for name in binary.dependencies:
                 lower = name.lower()
-                # --include/--add-dll: a DLL the user wants vendored even if it is a system
-                # or runtime DLL (delvewheel's meaning); it is looked for like any other.
-                forced = lower in self.ctx.options.include
-                if self.policy.is_system(name, self.arch) and not forced:
+                if self.policy.is_system(name, self.arch):
                     deps.append(Dependency(name, needed_by, "system"))
                     continue
-                if _PYTHON_DLL.match(lower):
+                if self.policy.is_python(lower):
                     deps.append(Dependency(name, needed_by, "system"))
                     if self.python is not None and lower not in self.python:
                         wrong_python.append((needed_by, name))
@@ -201,8 +246,10 @@ class WindowsResolver:
                 member = self._in_wheel(needed_by, lower, on_host)
                 if member is not None:
                     deps.append(Dependency(name, needed_by, "bundled", member=member))
+                    if not on_host and not self._on_search_path(needed_by, member):
+                        off_path.append((needed_by, name, member))
                     continue
-                runtime = None if forced else self.policy.runtime_kind(name, self.arch)
+                runtime = self.policy.runtime_kind(name, self.arch)
                 if runtime is not None:
                     deps.append(Dependency(name, needed_by, "system"))
                     key = next((k for k in assumed if k.lower() == lower), name)
@@ -225,7 +272,18 @@ class WindowsResolver:
                     )
         graph = DependencyGraph(tuple(deps), tuple(externals.values()))
         return WindowsGraph(
-            graph, {k: (kind, tuple(v)) for k, (kind, v) in assumed.items()}, tuple(wrong_python)
+            graph,
+            {k: (kind, tuple(v)) for k, (kind, v) in assumed.items()},
+            tuple(wrong_python),
+            tuple(off_path),
+        )
+
+    def _on_search_path(self, needed_by: str, member: str) -> bool:
+        """Beside its importer (LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR) or in a ``*.libs``
+        directory (which delvewheel and mwheel add with ``os.add_dll_directory``)."""
+        there = posixpath.dirname(self.ctx.install_path(member))
+        return there == posixpath.dirname(self.ctx.install_path(needed_by)) or there.endswith(
+            ".libs"
         )
 
     def _in_wheel(self, needed_by: str, lower: str, on_host: bool) -> str | None:
