@@ -18,6 +18,7 @@ Exit codes (also in the README):
 7  build failed (cargo, interpreter, crate layout)
 8  configuration error (pyproject.toml ``[tool.mwheel]``)
 9  I/O error writing output
+10 an input file is missing or unreadable (no such file, a directory, no permission)
 == =====================================================================
 """
 
@@ -94,3 +95,13 @@ class PolicyError(MwheelError):
     """A policy data file is invalid: a packaging bug, reported like any other error."""
 
     exit_code = 3
+
+
+class InputError(MwheelError):
+    """An input file named on the command line is missing, a directory or unreadable.
+
+    A usage/I-O problem of the caller, not a defect of any wheel: its own code, so that CI
+    scripts tell a typo in a path from a broken wheel.
+    """
+
+    exit_code = 10

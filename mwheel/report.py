@@ -31,14 +31,73 @@ def report_to_json(report: WheelReport) -> dict[str, Any]:
     return out
 
 
+def summary(reports: list[WheelReport]) -> dict[str, int]:
+    """How many wheels were compliant, not, or could not be audited."""
+    ok = sum(1 for r in reports if r.error is None and r.compliant)
+    errors = sum(1 for r in reports if r.error is not None)
+    return {
+        "wheels": len(reports),
+        "compliant": ok,
+        "not_compliant": len(reports) - ok - errors,
+        "errors": errors,
+    }
+
+
 def render_json(reports: list[WheelReport]) -> str:
-    doc = {"schema_version": SCHEMA_VERSION, "wheels": [report_to_json(r) for r in reports]}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "wheels": [report_to_json(r) for r in reports],
+        "summary": summary(reports),
+    }
     return json.dumps(doc, indent=2)
 
 
-def render_text(reports: list[WheelReport], verbose: bool = False) -> str:
-    blocks = [_render_one(r, verbose) for r in reports]
-    return "\n\n".join(blocks)
+def humanize(text: str) -> str:
+    """Text for people: mangled C++ names demangled (JSON keeps them raw)."""
+    if "_Z" not in text:
+        return text
+    from mwheel.demangle import demangle_text
+
+    return demangle_text(text)
+
+
+def render_text(
+    reports: list[WheelReport],
+    verbose: bool = False,
+    deps: bool = False,
+    depending: bool = False,
+) -> str:
+    """The human report. ``deps`` lists every dependency, system ones too, and ``depending``
+    which binaries load each library (delocate-listdeps ``-a`` and ``-d``)."""
+    blocks = []
+    for r in reports:
+        block = _render_one(r, verbose)
+        if (deps or depending) and r.error is None:
+            block += "\n" + _render_dependencies(r, deps, depending)
+        blocks.append(block)
+    return humanize("\n\n".join(blocks))
+
+
+def _render_dependencies(report: WheelReport, every: bool, depending: bool) -> str:
+    by_library: dict[str, tuple[str, list[str]]] = {}
+    for verdict in report.verdicts.values():
+        for d in verdict.graph.dependencies:
+            if d.kind == "system" and not every:
+                continue
+            where = d.member or d.path or ("NOT FOUND" if d.kind == "missing" else "")
+            key = d.name if d.kind != "bundled" else d.member or d.name
+            entry = by_library.setdefault(key, (f"{d.kind}{': ' + where if where else ''}", []))
+            if d.needed_by not in entry[1]:
+                entry[1].append(d.needed_by)
+    lines = ["  dependencies:" if every else "  dependencies (not system; -a for all):"]
+    for name in sorted(by_library):
+        kind, needers = by_library[name]
+        lines.append(f"    {name} ({kind})")
+        if depending:
+            lines.extend(f"      <- {n}" for n in needers)
+    if not by_library:
+        lines.append("    (none)")
+    return "\n".join(lines)
 
 
 def _render_one(report: WheelReport, verbose: bool) -> str:

@@ -16,6 +16,7 @@ from fixturelib.linux import build_linux_fixture
 from hostile import Members, set_declared_size, variant, write_zip
 
 from mwheel.cli import main
+from mwheel.errors import InputError
 
 NAME = "mwfix_clean-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
 DIST = "mwfix_clean-1.0.dist-info"
@@ -140,8 +141,9 @@ def test_bad_file_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["audit", str(tmp_path / NAME)]) == 3
-    assert "no such file" in capsys.readouterr().out
+    assert main(["audit", str(tmp_path / NAME)]) == InputError.exit_code
+    captured = capsys.readouterr()
+    assert "no such file" in captured.out + captured.err
 
 
 def test_unknown_tag_on_command_line(
@@ -149,7 +151,8 @@ def test_unknown_tag_on_command_line(
 ) -> None:
     for plat in ("manylinux_2_99_x86_64", "bogus_tag"):
         assert main(["repair", "--plat", plat, "-w", str(tmp_path), str(good)]) == 2
-        assert "platform tag" in capsys.readouterr().out
+        captured = capsys.readouterr()
+        assert "platform tag" in captured.out + captured.err
     assert main(["audit", "--format", "xml", str(good)]) == 2
     assert "invalid choice" in capsys.readouterr().err
 

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 import yaml
+from packaging.requirements import Requirement
 
+import mwheel
 from mwheel.build.ci import CiOptions, github_workflow
 from mwheel.build.ci.data import load_actions
 from mwheel.build.ci.plan import select_platforms
@@ -206,10 +209,17 @@ def test_every_mwheel_line_parses(
         if words[0] == "build":
             assert parsed.release and parsed.target == "$TRIPLE"
             assert parsed.find_interpreter or parsed.interpreter
-    installs = [s for s in run_scripts(doc) if "pip install" in s and "mwheel" in s]
-    import mwheel
-
-    assert installs and all(f"=={mwheel.__version__}" in s for s in installs)
+    # The workflow installs this very mwheel, with extras this mwheel has.
+    installs = [
+        w for s in run_scripts(doc) for w in shlex.split(s) if w.startswith("mwheel") and "=" in w
+    ]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert installs
+    for requirement in map(Requirement, installs):
+        assert str(requirement.specifier) == f"=={mwheel.__version__}"
+        assert requirement.extras <= set(extras)
 
 
 @pytest.mark.parametrize("requires", [">=3.11", ">=3.9,<3.12"])

@@ -26,6 +26,16 @@ from mwheel.repair.model import RepairOptions
 ALLOWED = linux_policies()["manylinux"][-1].libraries
 
 
+@pytest.fixture(params=["own", "patchelf"])
+def elf_editor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with mwheel's own ELF editor and with patchelf (MWHEEL_ELF_EDITOR)."""
+    editor = str(request.param)
+    if editor == "patchelf" and shutil.which("patchelf") is None:
+        pytest.skip("patchelf is not installed")
+    monkeypatch.setenv("MWHEEL_ELF_EDITOR", editor)
+    return editor
+
+
 def prove_import(fx: LinuxFixture, wheel: Path, tmp_path: Path) -> set[str]:
     """Install ``wheel``, move the fixture's library dirs away, import, call, read maps."""
     python = fresh_venv(tmp_path / "venv")
@@ -62,7 +72,9 @@ def prove_import(fx: LinuxFixture, wheel: Path, tmp_path: Path) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["runpath", "chain", "absrpath", "newergraft", "system"])
-def test_repaired_wheel_imports_without_original_libraries(name: str, tmp_path: Path) -> None:
+def test_repaired_wheel_imports_without_original_libraries(
+    name: str, tmp_path: Path, elf_editor: str
+) -> None:
     fx = build_linux_fixture(name, tmp_path / "fx")
     result = repair_wheel(fx.wheel, tmp_path / "out")
     assert result.output is not None and result.output.exists()
@@ -72,7 +84,7 @@ def test_repaired_wheel_imports_without_original_libraries(name: str, tmp_path: 
         assert any(os.path.basename(p) == graft.new_name for p in loaded), graft
 
 
-def test_plan_names_grafts_and_runpaths(tmp_path: Path) -> None:
+def test_plan_names_grafts_and_runpaths(tmp_path: Path, elf_editor: str) -> None:
     fx = build_linux_fixture("chain", tmp_path / "fx")
     result = repair_wheel(fx.wheel, tmp_path / "out")
     assert result.plan.platform_tags == ("manylinux_2_5_x86_64", "manylinux1_x86_64")
@@ -120,7 +132,7 @@ def test_lib_path_and_exclude(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     fx = build_linux_fixture("libpath", tmp_path / "fx")
     out = tmp_path / "out"
     assert main(["repair", "-w", str(out), str(fx.wheel)]) == 5
-    assert "libmwpath.so" in capsys.readouterr().out
+    assert "libmwpath.so" in capsys.readouterr().err
     assert main(["repair", "-w", str(out), "--lib-path", str(fx.lib_dirs[0]), str(fx.wheel)]) == 0
     repaired = next(out.glob("*.whl"))
     assert "manylinux_2_5" in repaired.name
@@ -170,7 +182,7 @@ def test_unchanged_members_are_copied_not_recompressed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_script_in_data_scripts_is_repaired_and_runs(tmp_path: Path) -> None:
+def test_script_in_data_scripts_is_repaired_and_runs(tmp_path: Path, elf_editor: str) -> None:
     fx = build_linux_fixture("script", tmp_path / "fx")
     result = repair_wheel(fx.wheel, tmp_path / "out")
     assert result.output is not None
@@ -199,7 +211,7 @@ def test_repaired_wheel_is_audited_with_no_host_libraries(tmp_path: Path) -> Non
     assert report.best_tag == result.plan.platform_tags[0]
 
 
-def test_top_level_extension_finds_its_grafts(tmp_path: Path) -> None:
+def test_top_level_extension_finds_its_grafts(tmp_path: Path, elf_editor: str) -> None:
     """An extension at the wheel's root: $ORIGIN is site-packages itself."""
     from fixturelib.wheels import make_wheel, wheel_members
 
@@ -230,7 +242,7 @@ def test_top_level_extension_finds_its_grafts(tmp_path: Path) -> None:
     prove_import(top, result.output, tmp_path / "p")
 
 
-def test_libpython_dependency_is_removed(tmp_path: Path) -> None:
+def test_libpython_dependency_is_removed(tmp_path: Path, elf_editor: str) -> None:
     from fixturelib.build import compile_c
     from fixturelib.wheels import make_wheel
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 from mwheel.audit.context import AuditOptions, WheelContext
@@ -22,7 +20,7 @@ from mwheel.audit.registry import OS_OF_FORMAT, RULES, WHEEL_RULES
 from mwheel.audit.scan import scan
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
-from mwheel.errors import MwheelError, TagError
+from mwheel.errors import InputError, MwheelError, TagError
 from mwheel.tags import PlatformTag
 from mwheel.wheel.archive import WheelArchive
 
@@ -73,7 +71,14 @@ def build_context(
     known: Mapping[str, Binary | None] | None = None,
 ) -> tuple[WheelContext, list[Finding]]:
     claimed, findings = _claimed(archive)
+    # pip installs members that RECORD omits, unverified: a warning (a repair lists them).
+    findings += [
+        Finding("member-not-in-record", name, "is not listed in RECORD", severity="warning")
+        for name in archive.unlisted
+    ]
     binaries = scan(archive, options.jobs, known)
+    if not options.isa_check:
+        binaries = {m: _without_isa_level(b) for m, b in binaries.items()}
     ctx = WheelContext(
         label=archive.label,
         dist_name=archive.label.split("-", 1)[0],
@@ -89,6 +94,13 @@ def build_context(
         source=archive.path,
     )
     return ctx, findings
+
+
+def _without_isa_level(binary: Binary) -> Binary:
+    """``--disable-isa-ext-check``: the ISA note is disregarded, as if the file had none."""
+    if binary.elf is None or binary.elf.isa_level is None:
+        return binary
+    return replace(binary, elf=replace(binary.elf, isa_level=None))
 
 
 def _generic_findings(ctx: WheelContext) -> list[Finding]:
@@ -196,6 +208,14 @@ def audit_archive(
     )
 
 
+def check_input(path: Path) -> None:
+    """A missing input is the caller's mistake (exit 10), told apart from a broken wheel."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a wheel file")
+
+
 def audit_wheel(
     path: Path,
     options: AuditOptions | None = None,
@@ -207,6 +227,7 @@ def audit_wheel(
     """
     options = options or AuditOptions()
     try:
+        check_input(Path(path))
         with WheelArchive(Path(path)) as archive:
             return audit_archive(archive, options, known)
     except MwheelError as exc:
@@ -250,6 +271,10 @@ def audit_wheels(
             if progress:
                 progress(n, len(paths), p.name)
         return reports
+    # Imported here: a single-wheel audit (the common command) never pays for them.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     inner = replace(options, jobs=1)
     out: list[WheelReport] = []
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:

@@ -188,7 +188,7 @@ class Abi3Rule:
         return self._abi if self._abi is not None else stable_abi()
 
     def check(self, ctx: WheelContext) -> list[Finding]:
-        version = claimed_minimum(ctx.claimed_interpreters)
+        version = claimed_minimum(ctx.claimed_interpreters) or ctx.options.assume_minimum_abi3
         claims = [_Claim(abi, version) for abi in ("abi3", "abi3t") if abi in ctx.claimed_abis]
         extensions = {m: b for m, b in ctx.binaries.items() if is_extension(b)}
         if not claims or not extensions:

@@ -24,6 +24,17 @@ class AuditOptions:
     # Globs on library names kept external on purpose (``repair --exclude``): they do not
     # count against a policy, as in auditwheel.
     exclude: tuple[str, ...] = ()
+    # False: the x86-64 ISA level of GNU property notes is not judged (auditwheel's
+    # --disable-isa-ext-check, for wheels that pick their code path at run time).
+    isa_check: bool = True
+    # Where @executable_path points for extensions, whose executable is the interpreter
+    # (delocate's --executable-path); an install path relative to site-packages, or absolute.
+    executable_path: str | None = None
+    # The abi3 floor when the interpreter tags name none (abi3audit's --assume-minimum-abi3).
+    assume_minimum_abi3: tuple[int, int] | None = None
+    # Windows: lower-case DLL names vendored even when they are system or runtime DLLs
+    # (delvewheel's --include/--add-dll).
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ CODES = {
     "binary-in-pure-wheel": "a pure (any) wheel ships binaries that Python does not import",
     "extension-in-pure-wheel": "a pure (any) wheel ships an extension module of one platform",
     "no-binary": "a platform-tagged wheel contains no binary",
+    "member-not-in-record": "a member RECORD does not list (installed unverified)",
     "unknown-platform-tag": "a claimed platform tag that no policy defines",
     "wrong-platform": "a binary format that cannot run on the tag's operating system",
     "macos-version-too-high": "a slice needs a newer macOS than the tag says",

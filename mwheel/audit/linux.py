@@ -238,15 +238,17 @@ def _relr_warnings(
         release = tuple(int(p) for p in policy.dt_relr.split("."))
         if release[:2] != policy.version or len(release) < 3 or release[2] == 0:
             continue
+        base = ".".join(map(str, release[:2]))
+        older = f"{base}.0" if release[2] == 1 else f"{base}.0 to {base}.{release[2] - 1}"
         for member, b in elfs.items():
             if b.elf is not None and b.elf.relr:
                 out.append(
                     Finding(
                         "dt-relr-needs-newer-libc",
                         member,
-                        f"uses DT_RELR (packed relative relocations), which {policy.libc} "
-                        f"applies only from {policy.dt_relr}: it crashes on {policy.name} "
-                        f"systems with an older {policy.libc} 1.2.x",
+                        f"uses DT_RELR (packed relative relocations), which only "
+                        f"{policy.libc} {policy.dt_relr} and later apply: it crashes on "
+                        f"{policy.name} systems with {policy.libc} {older}",
                         severity="warning",
                         tag=policy.tag(arch).name,
                     )

@@ -83,7 +83,10 @@ class MacResolver:
                     self.by_id.setdefault(s.install_id, member)
 
     def _exe_dir(self, member: str) -> str | None:
-        return self.dirs[member] if self.machos[member].is_executable else None
+        if self.machos[member].is_executable:
+            return self.dirs[member]
+        # An extension's executable is the interpreter: known only when the user says where.
+        return self.ctx.options.executable_path
 
     def _own_rpaths(self, member: str) -> list[str]:
         out = []

@@ -2,7 +2,8 @@
 
 Non-binaries are streamed through the RECORD hash and never held whole; a member is held
 in memory only when its first bytes are an ELF, Mach-O or PE magic. Large wheels are
-scanned by several processes, each opening the zip itself, so the work spreads over cores.
+scanned by several threads sharing the archive's one open handle, so the work spreads
+over cores while every byte comes from the file that was opened and validated.
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ import mmap
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-from pathlib import Path
 
 from mwheel.binary import SNIFF_BYTES, read_binary, sniff
 from mwheel.binary.model import Binary
-from mwheel.errors import MwheelError
 from mwheel.wheel.archive import Member, WheelArchive
 
-# Below this many bytes of members, process start-up costs more than it saves.
+# Below this many bytes of members, starting threads costs more than it saves.
 PARALLEL_MIN_BYTES = 48 << 20
 # Binaries larger than this are inflated into an unlinked temporary file and mapped, so
 # parsing touches only the pages it reads (headers, dynamic section, symbol tables)
@@ -32,17 +29,23 @@ def scan_members(archive: WheelArchive, names: list[str]) -> dict[str, Binary]:
     """Verify ``names`` against RECORD and parse those that are binaries."""
     binaries: dict[str, Binary] = {}
     for name in names:
-        chunks = archive.chunks(name, first=SNIFF_BYTES)
-        first = next(chunks, b"")
-        if sniff(first) is None:
-            for _ in chunks:  # hash the rest, hold nothing
-                pass
-            continue
-        if archive.members[name].size > SPILL_BYTES:
-            binaries[name] = _read_spilled(name, first, chunks)
-        else:
-            binaries[name] = read_binary(name, first + b"".join(chunks))
+        binary = scan_member(archive, name)
+        if binary is not None:
+            binaries[name] = binary
     return binaries
+
+
+def scan_member(archive: WheelArchive, name: str) -> Binary | None:
+    """One pass over the member: inflate, CRC, RECORD hash and (for a binary) the parse."""
+    chunks = archive.chunks(name, first=SNIFF_BYTES)
+    first = next(chunks, b"")
+    if sniff(first) is None:
+        for _ in chunks:  # hash the rest, hold nothing
+            pass
+        return None
+    if archive.members[name].size > SPILL_BYTES:
+        return _read_spilled(name, first, chunks)
+    return read_binary(name, first + b"".join(chunks))
 
 
 def _read_spilled(name: str, first: bytes, rest: Iterator[bytes]) -> Binary:
@@ -53,14 +56,6 @@ def _read_spilled(name: str, first: bytes, rest: Iterator[bytes]) -> Binary:
         tmp.flush()
         with mmap.mmap(tmp.fileno(), 0, access=mmap.ACCESS_READ) as view:
             return read_binary(name, view)
-
-
-def _scan_worker(path: str, names: list[str]) -> dict[str, Binary] | MwheelError:
-    try:
-        with WheelArchive(Path(path)) as archive:
-            return scan_members(archive, names)
-    except MwheelError as exc:
-        return exc
 
 
 def scan(
@@ -83,17 +78,13 @@ def _scan_names(archive: WheelArchive, members: list[Member], jobs: int) -> dict
     workers = min(jobs or os.cpu_count() or 1, 8)
     if workers <= 1 or total < PARALLEL_MIN_BYTES:
         return scan_members(archive, names)
-    # Balance by size: largest members first, each to the lightest bucket.
-    buckets: list[list[str]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for m in sorted(members, key=lambda m: -m.size):
-        i = loads.index(min(loads))
-        buckets[i].append(m.name)
-        loads[i] += m.size
-    results: dict[str, Binary] = {}
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        for part in pool.map(_scan_worker, [str(archive.path)] * workers, buckets):
-            if isinstance(part, MwheelError):
-                raise part
-            results.update(part)
+    # Threads, not processes: inflating (ISA-L or zlib), hashing and pread all release the
+    # GIL, and every thread reads through the archive's one handle with its own offsets.
+    # Largest members first, so that the last to finish is a small one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = sorted(members, key=lambda m: -m.size)
+    with ThreadPoolExecutor(workers, thread_name_prefix="mwheel-scan") as pool:
+        parsed = list(pool.map(lambda m: scan_member(archive, m.name), order))
+    results = {m.name: b for m, b in zip(order, parsed, strict=True) if b is not None}
     return {n: results[n] for n in names if n in results}

@@ -235,7 +235,10 @@ class WindowsResolver:
             needed_by, binary, on_host = pending.pop(0)
             for name in binary.dependencies:
                 lower = name.lower()
-                if self.policy.is_system(name, self.arch):
+                # --include/--add-dll: a DLL the user wants vendored even if it is a system
+                # or runtime DLL (delvewheel's meaning); it is looked for like any other.
+                forced = lower in self.ctx.options.include
+                if self.policy.is_system(name, self.arch) and not forced:
                     deps.append(Dependency(name, needed_by, "system"))
                     continue
                 if self.policy.is_python(lower):
@@ -249,7 +252,7 @@ class WindowsResolver:
                     if not on_host and not self._on_search_path(needed_by, member):
                         off_path.append((needed_by, name, member))
                     continue
-                runtime = self.policy.runtime_kind(name, self.arch)
+                runtime = None if forced else self.policy.runtime_kind(name, self.arch)
                 if runtime is not None:
                     deps.append(Dependency(name, needed_by, "system"))
                     key = next((k for k in assumed if k.lower() == lower), name)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from mwheel.binary import Reader
-from mwheel.binary.elf import read_elf
-from mwheel.binary.macho import read_macho
 from mwheel.binary.model import Format
-from mwheel.binary.pe import read_pe
+from mwheel.lazy import LazyRegistry
 
-READERS: dict[Format, Reader] = {
-    "elf": read_elf,
-    "macho": read_macho,
-    "pe": read_pe,
-}
+# Each reader is imported on first use (the Mach-O reader pulls in macholib): a wheel with
+# only PE files never loads the other two.
+READERS: LazyRegistry[Format, Reader] = LazyRegistry(
+    {
+        "elf": "mwheel.binary.elf:read_elf",
+        "macho": "mwheel.binary.macho:read_macho",
+        "pe": "mwheel.binary.pe:read_pe",
+    }
+)

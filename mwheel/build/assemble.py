@@ -41,6 +41,16 @@ class Layout:
     include: tuple[FileRule, ...] = ()
     exclude: tuple[FileRule, ...] = ()
     data: Path | None = None
+    mixed: bool = False  # python_source/<top> is a package the extension goes into
+    stub: Path | None = None  # <module>.pyi of a pure layout: shipped as a package
+    sbom: tuple[str, bytes] | None = None  # (file name, CycloneDX) of the Rust crates
+
+    def extension_member(self, suffix: str) -> str:
+        """The extension's member name (see mwheel.build.layout for the rules)."""
+        module = self.module_name or ""
+        if "." not in module and (self.mixed or self.stub is not None):
+            return f"{module}/{module}{suffix}"
+        return extension_member(module, suffix)
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def python_files(layout: Layout) -> dict[str, Path]:
     if src is None or (layout.module_name is None and not layout.python_packages):
         return out
     tops = list(layout.python_packages)
-    if layout.module_name and "." in layout.module_name:
+    if layout.module_name and (layout.mixed or "." in layout.module_name):
         tops.insert(0, layout.module_name.split(".", 1)[0])
     for top in dict.fromkeys(tops):
         pkg = src / top
@@ -86,6 +96,28 @@ def python_files(layout: Layout) -> dict[str, Path]:
         elif top != tops[0] or top in layout.python_packages:
             raise ConfigError(f"{src}: python package {top} not found")
     return out
+
+
+def generated_files(layout: Layout) -> dict[str, Path | bytes]:
+    """The package maturin makes around a pure extension with a ``<module>.pyi`` stub."""
+    if layout.stub is None or not layout.module_name:
+        return {}
+    m = layout.module_name
+    return {
+        f"{m}/__init__.py": stub_init(m),
+        f"{m}/__init__.pyi": layout.stub,
+        f"{m}/py.typed": b"",
+    }
+
+
+def stub_init(module: str) -> bytes:
+    """The ``__init__.py`` of a stub-only package: re-export the extension, as maturin does."""
+    return (
+        f"from .{module} import *\n\n"
+        f"__doc__ = {module}.__doc__\n"
+        f'if hasattr({module}, "__all__"):\n'
+        f"    __all__ = {module}.__all__"
+    ).encode()
 
 
 def _matches(member: str, rules: tuple[FileRule, ...]) -> bool:
@@ -146,6 +178,8 @@ def write_wheel(
     members: dict[str, tuple[Path | bytes, int]] = {}
     for member, path in (python_files(layout) if spec.python else {}).items():
         members[member] = (path, 0o644)
+    for member, source in generated_files(layout).items():
+        members[member] = (source, 0o644)
     for member, path in _included(layout).items():
         members[member] = (path, _mode(path))
     if layout.data and layout.data.is_dir():
@@ -161,8 +195,10 @@ def write_wheel(
     members[f"{dist_info}/WHEEL"] = (_wheel_file(_expand(spec.tag)), 0o644)
     if entry_points := meta.render_entry_points():
         members[f"{dist_info}/entry_points.txt"] = (entry_points, 0o644)
-    for path in license_files(layout.project_root):
-        members[f"{dist_info}/licenses/{path.name}"] = (path, 0o644)
+    for rel, path in meta.license_files:
+        members[f"{dist_info}/licenses/{rel}"] = (path, 0o644)
+    if layout.sbom is not None:
+        members[f"{dist_info}/sboms/{layout.sbom[0]}"] = (layout.sbom[1], 0o644)
     with WheelWriter(dest, compresslevel=compresslevel) as writer:
         for member in sorted(members, key=lambda m: (m.startswith(dist_info), m)):
             source, mode = members[member]

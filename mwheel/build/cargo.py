@@ -59,6 +59,8 @@ class Crate:
     features: dict[str, tuple[str, ...]]  # resolved features of each dependency, by name
     target_dir: Path
     package: dict[str, Any] = field(hash=False, compare=False)  # the raw package record
+    # the whole `cargo metadata` document (the Rust SBOM walks its resolve graph)
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def root(self) -> Path:
@@ -174,6 +176,7 @@ def read_crate(manifest: Path, flags: CargoFlags) -> Crate:
         features=features,
         target_dir=Path(data["target_directory"]),
         package=pkg,
+        metadata=data,
     )
 
 
@@ -227,37 +230,54 @@ def build(
     target_dir: Path | None,
     quiet: bool = False,
     verbose: bool = False,
+    rustc_args: Sequence[str] = (),
 ) -> BuildOutput:
-    """Run ``cargo build`` for the cdylib (``kind="cdylib"``) or the bins of ``crate``."""
-    cmd = [
-        cargo_program(),
-        "build",
-        "--manifest-path",
-        str(crate.manifest),
-        "--message-format=json-render-diagnostics",
-        f"--profile={profile}",
-        *flags.resolve_args(),
-    ]
-    cmd += ["--lib"] if kind == "cdylib" else ["--bins"]
-    if target:
-        cmd += ["--target", target]
-    if target_dir:
-        cmd += ["--target-dir", str(target_dir)]
-    cmd += ["--quiet"] if quiet else []
-    cmd += ["--verbose"] if verbose else []
-    try:
-        with subprocess.Popen(
-            cmd, cwd=crate.root, stdout=subprocess.PIPE, text=True, env={**os.environ, **env}
-        ) as proc:
-            assert proc.stdout is not None
-            lines = proc.stdout.readlines()
-            code = proc.wait()
-    except OSError as exc:
-        raise BuildError(f"cannot run cargo ({cmd[0]}): {exc}") from None
-    if code != 0:
-        raise BuildError(
-            f"{crate.manifest}: cargo build failed (exit status {code}); its diagnostics are above"
-        )
+    """Run ``cargo build`` for the cdylib (``kind="cdylib"``) or the bins of ``crate``.
+
+    ``rustc_args`` (``-C strip=symbols`` for ``--strip``, ``[tool.maturin] rustc-args``) go
+    to the final crate only, through ``cargo rustc ... -- ARGS`` as maturin does: a profile
+    setting or RUSTFLAGS would change every dependency's fingerprint and rebuild them all.
+    cargo takes such arguments for one target at a time, so each bin is its own run.
+    """
+    if kind == "cdylib":
+        selections = [["--lib"]]
+    elif rustc_args:
+        selections = [["--bin", name] for name in crate.bins]
+    else:
+        selections = [["--bins"]]
+    lines: list[str] = []
+    for selection in selections:
+        cmd = [
+            cargo_program(),
+            "rustc" if rustc_args else "build",
+            "--manifest-path",
+            str(crate.manifest),
+            "--message-format=json-render-diagnostics",
+            f"--profile={profile}",
+            *flags.resolve_args(),
+            *selection,
+        ]
+        if target:
+            cmd += ["--target", target]
+        if target_dir:
+            cmd += ["--target-dir", str(target_dir)]
+        cmd += ["--quiet"] if quiet else []
+        cmd += ["--verbose"] if verbose else []
+        cmd += ["--", *rustc_args] if rustc_args else []
+        try:
+            with subprocess.Popen(
+                cmd, cwd=crate.root, stdout=subprocess.PIPE, text=True, env={**os.environ, **env}
+            ) as proc:
+                assert proc.stdout is not None
+                lines += proc.stdout.readlines()
+                code = proc.wait()
+        except OSError as exc:
+            raise BuildError(f"cannot run cargo ({cmd[0]}): {exc}") from None
+        if code != 0:
+            raise BuildError(
+                f"{crate.manifest}: cargo build failed (exit status {code}); "
+                "its diagnostics are above"
+            )
     out = _parse_messages(lines, crate, {kind})
     if not out.artifacts:
         raise BuildError(f"{crate.manifest}: cargo reported no {kind} artifact")

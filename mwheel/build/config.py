@@ -1,16 +1,23 @@
-"""``pyproject.toml`` for builds: the ``[project]`` table and ``[tool.mwheel]``, read once.
+"""``pyproject.toml`` for builds: ``[project]``, ``[tool.maturin]``, ``[tool.mwheel]``, read once.
 
-``[tool.mwheel]`` takes the keys maturin users know from ``[tool.maturin]`` (bindings,
-compatibility, features, python-source, include/exclude...). Every key is checked when the
-file is read: an unknown key or a value of the wrong type is a one-line ``ConfigError``
-naming the key, so a typo never silently changes a build. Command-line flags override
-these values (``mwheel.build.options``).
+A maturin project switches to mwheel by changing ``build-backend`` only, so ``[tool.maturin]``
+is read with maturin's key names and meanings (its user guide's Configuration page), and
+``[tool.mwheel]`` takes the same keys. When both tables set a key, ``[tool.mwheel]`` wins and
+the disagreement is a warning. A key maturin accepts but mwheel does not implement
+(``maturin_keys.json``) is a one-line warning naming it, never an error and never silent.
+A key neither tool knows is an error in ``[tool.mwheel]`` (a typo must not silently change a
+build) and a warning in ``[tool.maturin]`` (maturin ignores it). A value of the wrong type
+is a one-line ``ConfigError`` naming the key. Command-line flags override these values
+(``mwheel.build.options``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,7 +25,9 @@ import tomllib
 
 from mwheel.errors import ConfigError
 
-BINDINGS = ("pyo3", "pyo3-ffi", "cffi", "bin")
+log = logging.getLogger("mwheel.build")
+
+BINDINGS = ("pyo3", "pyo3-ffi", "cffi", "uniffi", "bin")
 AUDITWHEEL_MODES = ("repair", "check", "warn", "skip")
 FORMATS = ("sdist", "wheel")
 
@@ -54,6 +63,11 @@ class ToolConfig:
     include: tuple[FileRule, ...] = ()
     exclude: tuple[FileRule, ...] = ()
     data: str | None = None
+    editable_profile: str | None = None
+    frozen: bool = False
+    locked: bool = False
+    rustc_args: tuple[str, ...] = ()
+    sbom_rust: bool = True  # [tool.maturin.sbom] rust = false turns the Rust SBOM off
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,7 @@ class Pyproject:
     project: dict[str, Any] = field(default_factory=dict, hash=False)
     tool: ToolConfig = ToolConfig()
     build_system: dict[str, Any] = field(default_factory=dict, hash=False)
+    warnings: tuple[str, ...] = ()  # already logged once when the file was read
 
 
 def _str(key: str, value: Any) -> str:
@@ -148,6 +163,18 @@ def _inside(key: str, value: Any) -> str:
     return text
 
 
+def _sdist_include(key: str, value: Any) -> tuple[FileRule, ...]:
+    """maturin's pre-1.0 ``sdist-include``: globs for the sdist only."""
+    return tuple(FileRule(r.path, "sdist") for r in _rules(key, value))
+
+
+def _sbom(key: str, value: Any) -> bool:
+    """``sbom = { rust = false }`` turns the Rust dependency SBOM off (``include`` is ignored)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"[tool.mwheel] {key} must be a table")
+    return _bool(f"{key}.rust", value.get("rust", True))
+
+
 _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "bindings": _choice(BINDINGS),
     "compatibility": _strs,
@@ -165,21 +192,92 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "include": _rules,
     "exclude": _rules,
     "data": _inside,
+    "editable-profile": _str,
+    "frozen": _bool,
+    "locked": _bool,
+    "rustc-args": _strs,
+    "sdist-include": _sdist_include,
+    "sbom": _sbom,
 }
+# Keys whose value lands in another field of ToolConfig.
+_FIELD = {"sdist-include": "include", "sbom": "sbom_rust"}
 
 
-def parse_tool(table: Any) -> ToolConfig:
+@cache
+def _maturin_keys() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (Path(__file__).parent / "maturin_keys.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def parse_table(table: Any, name: str, warnings: list[str]) -> dict[str, Any]:
+    """Validate one ``[tool.<name>]`` table into ``{field: value}`` (only the keys it sets)."""
     if not isinstance(table, dict):
-        raise ConfigError("[tool.mwheel] must be a table")
+        raise ConfigError(f"[tool.{name}] must be a table")
+    known = _maturin_keys()
     values: dict[str, Any] = {}
     for key, value in table.items():
+        key = known["aliases"].get(key, key)
         check = _KEYS.get(key)
         if check is None:
+            if key in known["accepted"]:
+                warnings.append(
+                    f"[tool.{name}] {key}: not implemented by mwheel, ignored "
+                    f"({known['accepted'][key]})"
+                )
+                continue
+            if name == "maturin":
+                warnings.append(f"[tool.maturin] unknown key {key!r}, ignored")
+                continue
             raise ConfigError(
-                f"[tool.mwheel] unknown key {key!r} (known: {', '.join(sorted(_KEYS))})"
+                f"[tool.{name}] unknown key {key!r} (known: {', '.join(sorted(_KEYS))})"
             )
-        values[key.replace("-", "_")] = check(key, value)
+        try:
+            parsed = check(key, value)
+        except ConfigError as exc:
+            raise ConfigError(exc.message.replace("[tool.mwheel]", f"[tool.{name}]")) from None
+        fname = _FIELD.get(key, key.replace("-", "_"))
+        if key == "sdist-include":
+            warnings.append(
+                f"[tool.{name}] sdist-include is deprecated: read as include with format = sdist"
+            )
+            parsed = values.get(fname, ()) + parsed
+        elif key == "include" and fname in values:
+            parsed = parsed + values[fname]
+        values[fname] = parsed
+    return values
+
+
+def parse_tool(table: Any, warnings: list[str] | None = None) -> ToolConfig:
+    """``[tool.mwheel]`` alone (the unit the tests and the API check)."""
+    return ToolConfig(**parse_table(table, "mwheel", [] if warnings is None else warnings))
+
+
+def merge_tools(maturin: Any, mwheel: Any, warnings: list[str]) -> ToolConfig:
+    """Both tables, key by key: ``[tool.mwheel]`` wins, and a disagreement is a warning."""
+    values = parse_table(maturin, "maturin", warnings) if maturin is not None else {}
+    for key, value in (
+        parse_table(mwheel, "mwheel", warnings) if mwheel is not None else {}
+    ).items():
+        if key in values and values[key] != value:
+            warnings.append(
+                f"{key.replace('_', '-')} is set in [tool.maturin] and [tool.mwheel] with "
+                "different values: [tool.mwheel] wins"
+            )
+        values[key] = value
     return ToolConfig(**values)
+
+
+_logged: set[str] = set()
+
+
+def _warn_once(messages: list[str]) -> None:
+    """Each warning once per process: the backend and the driver read the file several times."""
+    for message in messages:
+        if message not in _logged:
+            _logged.add(message)
+            log.warning("%s", message)
 
 
 def load_pyproject(path: Path) -> Pyproject:
@@ -195,10 +293,21 @@ def load_pyproject(path: Path) -> Pyproject:
     project = data.get("project", {})
     if not isinstance(project, dict):
         raise ConfigError(f"{path}: [project] must be a table")
-    tool = data.get("tool", {}).get("mwheel", {})
+    tools = data.get("tool", {})
+    warnings: list[str] = []
     try:
-        config = parse_tool(tool)
+        if not isinstance(tools, dict):
+            raise ConfigError("[tool] must be a table")
+        config = merge_tools(tools.get("maturin"), tools.get("mwheel"), warnings)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}") from None
+    warnings = [f"{path}: {w}" for w in warnings]
+    _warn_once(warnings)
     build_system = data.get("build-system", {})
-    return Pyproject(path, project, config, build_system if isinstance(build_system, dict) else {})
+    return Pyproject(
+        path,
+        project,
+        config,
+        build_system if isinstance(build_system, dict) else {},
+        tuple(warnings),
+    )

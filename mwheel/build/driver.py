@@ -19,7 +19,7 @@ from pathlib import Path
 from mwheel.audit import audit_wheel
 from mwheel.audit.context import AuditOptions
 from mwheel.build import cargo
-from mwheel.build.assemble import Layout, WheelSpec, extension_member, write_wheel
+from mwheel.build.assemble import Layout, WheelSpec, write_wheel
 from mwheel.build.config import Pyproject, load_pyproject
 from mwheel.build.interpreters import Interpreter, find_interpreters
 from mwheel.build.metadata import ProjectMetadata, project_metadata
@@ -82,9 +82,8 @@ def _cargo_env(
     resolved: Resolved, opts: BuildOptions, triple: str, compat: Compatibility, scratch: Path
 ) -> dict[str, str]:
     env = dict(opts.extra_cargo_env)
-    if resolved.strip:
-        profile = "release" if resolved.profile == "release" else resolved.profile
-        env[f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_STRIP"] = "symbols"
+    # --strip is `-C strip=symbols` for the final crate only (resolved.rustc_args): a
+    # profile variable would rebuild every dependency at each toggle.
     if opts.zig:
         # A stable path: cargo fingerprints the linker, so a new path would rebuild all.
         wrapper = write_wrapper(scratch / "mwheel-zig", zig_target(triple, compat.tag))
@@ -162,17 +161,10 @@ def _finish(
 
 
 def layout_for(resolved: Resolved, root: Path, crate: cargo.Crate) -> Layout:
-    tool = resolved.tool
-    data = root / tool.data if tool.data else root / f"{crate.name.replace('-', '_')}.data"
-    return Layout(
-        project_root=root,
-        module_name=resolved.module_name or crate.lib_name,
-        python_source=resolved.python_source,
-        python_packages=tool.python_packages,
-        include=tool.include,
-        exclude=tool.exclude,
-        data=data if data.is_dir() else None,
-    )
+    # maturin's layout rules live in mwheel.build.layout (owned by the maturin-compat work).
+    from mwheel.build.layout import build_layout
+
+    return build_layout(resolved, root, crate)
 
 
 def _extension_builds(crate: cargo.Crate, opts: BuildOptions) -> list[tuple[Interpreter, str, str]]:
@@ -252,6 +244,7 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
                 target_dir=target_dir,
                 quiet=opts.quiet,
                 verbose=opts.verbose,
+                rustc_args=resolved.rustc_args,
             )
             natives = tuple((f"{{data}}/scripts/{a.name}", a.path, 0o755) for a in out.artifacts)
             wheel = write_wheel(
@@ -263,7 +256,6 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
             )
             outputs.append(_finish(wheel, out_dir, resolved, compat, opts, out.linked_paths))
         else:
-            module = layout.module_name or crate.lib_name or crate.name
             for interp, pyabi, suffix in _extension_builds(crate, opts):
                 build_env = {
                     **env,
@@ -280,8 +272,9 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
                     target_dir=target_dir,
                     quiet=opts.quiet,
                     verbose=opts.verbose,
+                    rustc_args=resolved.rustc_args,
                 )
-                member = extension_member(module, suffix)
+                member = layout.extension_member(suffix)
                 spec = WheelSpec(f"{pyabi}-{plat}", ((member, out.artifacts[0].path, 0o755),))
                 if opts.editable and layout.python_source is not None:
                     spec = _editable_spec(

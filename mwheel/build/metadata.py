@@ -1,8 +1,23 @@
-"""Core metadata (METADATA / PKG-INFO, version 2.1) and entry points of a built wheel.
+"""Core metadata 2.4 (METADATA, PKG-INFO) and entry points of a wheel, as maturin writes them.
 
-Implements the core metadata specification and PEP 621: fields come from ``[project]`` in
-pyproject.toml; what it leaves out (or lists in ``dynamic``) comes from the Cargo package
-(version, description, license, authors, readme, homepage/repository), as maturin does.
+Implements the core metadata specification, PEP 621 and PEP 639, with maturin's merge of
+``[project]`` and the Cargo package (checked against maturin 1.16's output):
+
+* Without a ``[project]`` table everything comes from Cargo.toml: Summary, Keywords,
+  Home-Page, Author (and Author-email when an author has one), License, the readme, and
+  Project-URLs ``Homepage``, ``Documentation`` and ``Source Code``.
+* With ``[project]``, a field comes from Cargo.toml only when ``dynamic`` names it
+  (``version``, ``description``, ``authors``, ``license``, ``readme``, ``keywords``,
+  ``urls``); nothing is invented: no ``Source Code`` URL beside ``[project.urls]``.
+  Cargo's ``homepage`` is always the ``Home-Page`` field, as maturin writes it.
+* A ``license`` string is a PEP 639 ``License-Expression``; a licence from Cargo.toml or a
+  ``{text = ...}`` table is ``License``. ``license-files`` globs (default ``LICEN[CS]E*``,
+  ``COPYING*``, ``NOTICE*``, ``AUTHORS*``) give ``License-File`` entries, and the files are
+  shipped under ``.dist-info/licenses/``.
+* A readme's content type is kept as written (``charset``, ``variant``); from its extension
+  it is ``text/markdown; charset=UTF-8; variant=GFM``, ``text/x-rst; charset=UTF-8`` or
+  ``text/plain; charset=UTF-8``.
+
 Names are normalised per PEP 503 and versions per PEP 440 (cargo's ``1.0.0-alpha.1``
 becomes ``1.0.0a1``).
 """
@@ -20,7 +35,13 @@ from mwheel.build.cargo import Crate
 from mwheel.build.config import Pyproject
 from mwheel.errors import ConfigError
 
-_README_TYPES = {".md": "text/markdown", ".rst": "text/x-rst", ".txt": "text/plain"}
+_README_TYPES = {
+    ".md": "text/markdown; charset=UTF-8; variant=GFM",
+    ".markdown": "text/markdown; charset=UTF-8; variant=GFM",
+    ".rst": "text/x-rst; charset=UTF-8",
+}
+_PLAIN = "text/plain; charset=UTF-8"
+DEFAULT_LICENSE_GLOBS = ("LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*")
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,8 @@ class ProjectMetadata:
     headers: tuple[tuple[str, str], ...]  # every METADATA header after Name and Version
     description: str | None  # the long description (body)
     entry_points: dict[str, dict[str, str]]  # group -> name -> "module:attr"
+    # (path inside .dist-info/licenses/, file) for each License-File
+    license_files: tuple[tuple[str, Path], ...] = ()
 
     @property
     def dist_name(self) -> str:
@@ -37,11 +60,11 @@ class ProjectMetadata:
         return canonicalize_name(self.name).replace("-", "_")
 
     def render(self) -> bytes:
-        lines = ["Metadata-Version: 2.1", f"Name: {self.name}", f"Version: {self.version}"]
+        lines = ["Metadata-Version: 2.4", f"Name: {self.name}", f"Version: {self.version}"]
         lines += [f"{k}: {v}" for k, v in self.headers]
         text = "\n".join(lines) + "\n"
         if self.description:
-            text += "\n" + self.description
+            text += "\n" + self.description + "\n"  # maturin ends the body with a newline
         return text.encode("utf-8")
 
     def render_entry_points(self) -> bytes | None:
@@ -61,13 +84,15 @@ def _pep440(version: str, where: str) -> str:
         raise ConfigError(f"{where}: version {version!r} is not a PEP 440 version") from None
 
 
-def _people(entries: Any, where: str) -> list[tuple[str, str]]:
+def _people(entries: Any, where: str, field: str) -> list[tuple[str, str]]:
     """PEP 621 authors/maintainers -> (Author, Author-email) header values."""
     names: list[str] = []
     emails: list[str] = []
-    for entry in entries or []:
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where}: [project] {field} must be a list of tables")
+    for entry in entries:
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: each author is a table with name and/or email")
+            raise ConfigError(f"{where}: each of [project] {field} is a table with name/email")
         name, email = entry.get("name"), entry.get("email")
         if email:
             emails.append(f"{name} <{email}>" if name else str(email))
@@ -77,9 +102,11 @@ def _people(entries: Any, where: str) -> list[tuple[str, str]]:
 
 
 def _cargo_people(authors: list[str]) -> list[tuple[str, str]]:
-    names = [a for a in authors if "<" not in a]
-    emails = [a for a in authors if "<" in a]
-    return [(h, ", ".join(v)) for h, v in (("Author", names), ("Author-email", emails)) if v]
+    """maturin joins Cargo's authors into Author, and into Author-email when one has an email."""
+    if not authors:
+        return []
+    joined = ", ".join(authors)
+    return [("Author", joined)] + ([("Author-email", joined)] if "@" in joined else [])
 
 
 def _readme(value: Any, base: Path, where: str) -> tuple[str | None, str | None]:
@@ -90,23 +117,70 @@ def _readme(value: Any, base: Path, where: str) -> tuple[str | None, str | None]
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: readme must be a path or a table")
     if "text" in value:
-        return str(value["text"]), str(value.get("content-type", "text/plain"))
+        return str(value["text"]), str(value.get("content-type", _PLAIN))
     path = base / str(value.get("file", ""))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: cannot read the readme {path}: {exc}") from None
-    ctype = value.get("content-type") or _README_TYPES.get(path.suffix.lower(), "text/plain")
+    ctype = value.get("content-type") or _README_TYPES.get(path.suffix.lower(), _PLAIN)
     return text, str(ctype)
 
 
-def _license(project: dict[str, Any], pkg: dict[str, Any]) -> str | None:
+def _license(
+    project: dict[str, Any], pkg: dict[str, Any], dynamic: bool, base: Path
+) -> list[tuple[str, str]]:
     lic = project.get("license")
     if isinstance(lic, str):
-        return lic
+        return [("License-Expression", lic)]
     if isinstance(lic, dict) and "text" in lic:
-        return str(lic["text"])
-    return pkg.get("license") or None
+        return [("License", str(lic["text"]))]
+    if isinstance(lic, dict) and "file" in lic:
+        try:
+            return [("License", (base / str(lic["file"])).read_text(encoding="utf-8"))]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the licence file {lic['file']}: {exc}") from None
+    if dynamic and pkg.get("license"):
+        return [("License", str(pkg["license"]))]
+    return []
+
+
+def find_license_files(project: dict[str, Any], base: Path, where: str) -> list[tuple[str, Path]]:
+    """PEP 639: ``license-files`` globs relative to pyproject.toml, or the default globs."""
+    globs = project.get("license-files", DEFAULT_LICENSE_GLOBS)
+    if not isinstance(globs, (list, tuple)) or not all(isinstance(g, str) for g in globs):
+        raise ConfigError(f"{where}: [project] license-files must be a list of globs")
+    found: dict[str, Path] = {}
+    for pattern in globs:
+        if pattern.startswith("/") or ".." in Path(pattern).parts:
+            raise ConfigError(f"{where}: license-files glob {pattern!r} leaves the project")
+        matches = [p for p in base.glob(pattern) if p.is_file()]
+        if not matches and "license-files" in project and not any(c in pattern for c in "*?["):
+            raise ConfigError(f"{where}: license-files: {pattern} does not exist")
+        for path in matches:
+            found[path.relative_to(base).as_posix()] = path
+    return sorted(found.items())
+
+
+def _cargo_urls(pkg: dict[str, Any]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for key, label in (
+        ("homepage", "Homepage"),
+        ("documentation", "Documentation"),
+        ("repository", "Source Code"),
+    ):
+        if pkg.get(key):
+            urls[label] = str(pkg[key])
+    return urls
+
+
+def _requirement(requirement: str, extra: str | None = None) -> str:
+    """``req ; marker`` with the extra's clause appended, spaced as maturin writes it."""
+    req, _, marker = (s.strip() for s in requirement.partition(";"))
+    if extra is not None:
+        marker = f"({marker})" if " or " in marker else marker
+        marker = f"{marker} and extra == '{extra}'" if marker else f"extra == '{extra}'"
+    return f"{req} ; {marker}" if marker else req
 
 
 def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
@@ -115,43 +189,57 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
     pkg = crate.package
     where = str(pyproject.path or crate.manifest)
     base = pyproject.path.parent if pyproject.path else crate.root
+    has_project = bool(project)
+    dynamic = set(project.get("dynamic", [])) if has_project else None
+
+    def from_cargo(field: str) -> bool:
+        return dynamic is None or field in dynamic
+
     name = str(project.get("name") or crate.name)
-    version = _pep440(str(project.get("version") or crate.version), where)
+    version_text = project.get("version") or (crate.version if from_cargo("version") else None)
+    if not version_text:
+        raise ConfigError(f"{where}: [project] has no version and dynamic does not name it")
+    version = _pep440(str(version_text), where)
     headers: list[tuple[str, str]] = []
-    summary = project.get("description") or pkg.get("description")
+    headers += [("Classifier", str(c)) for c in project.get("classifiers", [])]
+    headers += [("Requires-Dist", _requirement(str(d))) for d in project.get("dependencies", [])]
+    for extra, deps in (project.get("optional-dependencies") or {}).items():
+        headers += [("Requires-Dist", _requirement(str(d), extra)) for d in deps]
+    headers += [("Provides-Extra", e) for e in (project.get("optional-dependencies") or {})]
+    licenses = find_license_files(project, base, where) if pyproject.path else []
+    headers += [("License-File", rel) for rel, _ in licenses]
+    summary = project.get("description") or (
+        pkg.get("description") if from_cargo("description") else None
+    )
     if summary:
         headers.append(("Summary", " ".join(str(summary).split())))
+    keywords = project.get("keywords") or (pkg.get("keywords") if from_cargo("keywords") else None)
+    if keywords:
+        headers.append(("Keywords", ",".join(keywords)))
+    if pkg.get("homepage"):
+        headers.append(("Home-Page", str(pkg["homepage"])))
     if "authors" in project:
-        headers += _people(project["authors"], where)
-    else:
+        headers += _people(project["authors"], where, "authors")
+    elif from_cargo("authors"):
         headers += _cargo_people(pkg.get("authors") or [])
-    maintainers = _people(project.get("maintainers"), where)
-    headers += [(h.replace("Author", "Maintainer"), v) for h, v in maintainers]
-    if lic := _license(project, pkg):
-        headers.append(("License", lic))
-    if kw := project.get("keywords") or pkg.get("keywords"):
-        headers.append(("Keywords", ",".join(kw)))
-    headers += [("Classifier", c) for c in project.get("classifiers", [])]
+    if "maintainers" in project:
+        people = _people(project["maintainers"], where, "maintainers")
+        headers += [(h.replace("Author", "Maintainer"), v) for h, v in people]
+    headers += _license(project, pkg, from_cargo("license"), base)
     if rp := project.get("requires-python"):
         headers.append(("Requires-Python", str(rp)))
-    headers += [("Requires-Dist", str(d)) for d in project.get("dependencies", [])]
-    for extra, deps in sorted((project.get("optional-dependencies") or {}).items()):
-        headers.append(("Provides-Extra", extra))
-        headers += [("Requires-Dist", _with_extra(str(d), extra)) for d in deps]
-    urls = dict(project.get("urls") or {})
-    for key, label in (
-        ("homepage", "Homepage"),
-        ("repository", "Source Code"),
-        ("documentation", "Documentation"),
-    ):
-        if pkg.get(key) and label not in urls:
-            urls[label] = pkg[key]
-    headers += [("Project-URL", f"{k}, {v}") for k, v in urls.items()]
-    readme = project.get("readme") if "readme" in project else pkg.get("readme")
-    readme_base = base if "readme" in project else crate.root
-    text, ctype = _readme(readme, readme_base, where)
+    if "readme" in project:
+        text, ctype = _readme(project["readme"], base, where)
+    elif from_cargo("readme"):
+        text, ctype = _readme(pkg.get("readme"), crate.root, where)
+    else:
+        text, ctype = None, None
     if ctype:
         headers.append(("Description-Content-Type", ctype))
+    urls = dict(project.get("urls") or {})
+    if not urls and (not has_project or from_cargo("urls")):
+        urls = _cargo_urls(pkg)
+    headers += [("Project-URL", f"{k}, {v}") for k, v in urls.items()]
     entry_points: dict[str, dict[str, str]] = {}
     if scripts := project.get("scripts"):
         entry_points["console_scripts"] = dict(scripts)
@@ -159,11 +247,4 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         entry_points["gui_scripts"] = dict(gui)
     for group, entries in (project.get("entry-points") or {}).items():
         entry_points[group] = dict(entries)
-    return ProjectMetadata(name, version, tuple(headers), text, entry_points)
-
-
-def _with_extra(requirement: str, extra: str) -> str:
-    if ";" in requirement:
-        req, marker = requirement.split(";", 1)
-        return f'{req.strip()} ; ({marker.strip()}) and extra == "{extra}"'
-    return f'{requirement} ; extra == "{extra}"'
+    return ProjectMetadata(name, version, tuple(headers), text, entry_points, tuple(licenses))

@@ -97,6 +97,8 @@ class Resolved:
     module_name: str | None
     python_source: Path | None
     tool: ToolConfig
+    # for the final crate only (cargo rustc -- ARGS): [tool.*] rustc-args, then the strip
+    rustc_args: tuple[str, ...] = ()
 
 
 def resolve(options: BuildOptions, pyproject: Pyproject, root: Path) -> Resolved:
@@ -115,8 +117,8 @@ def resolve(options: BuildOptions, pyproject: Pyproject, root: Path) -> Resolved
         features=options.features or tool.features,
         all_features=options.all_features or tool.all_features,
         no_default_features=options.no_default_features or tool.no_default_features,
-        locked=options.locked,
-        frozen=options.frozen,
+        locked=options.locked or tool.locked,
+        frozen=options.frozen or tool.frozen,
         offline=options.offline,
     )
     # Checked before cargo runs: a wrong path would otherwise silently leave the Python
@@ -145,4 +147,8 @@ def resolve(options: BuildOptions, pyproject: Pyproject, root: Path) -> Resolved
         module_name=tool.module_name,
         python_source=source,
         tool=tool,
+        rustc_args=(
+            *tool.rustc_args,
+            *(("-C", "strip=symbols") if options.strip or tool.strip else ()),
+        ),
     )

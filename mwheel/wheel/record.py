@@ -6,6 +6,7 @@ import base64
 import csv
 import hashlib
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from mwheel.errors import WheelError
@@ -44,33 +45,41 @@ class RecordEntry:
 
 
 def parse_record(text: str, where: str) -> dict[str, RecordEntry]:
-    """Parse RECORD; ``where`` names the wheel for error messages."""
+    """Parse a whole RECORD; ``where`` names the wheel for error messages."""
     entries: dict[str, RecordEntry] = {}
+    for entry in iter_record(io.StringIO(text), where):
+        if entry.path in entries:
+            raise WheelError(f"{where}: RECORD lists {entry.path} twice")
+        entries[entry.path] = entry
+    return entries
+
+
+def iter_record(lines: Iterable[str], where: str) -> Iterator[RecordEntry]:
+    """RECORD rows one at a time, so a caller can refuse a hostile RECORD at its first bad row
+    instead of holding millions of rows first."""
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        for row in csv.reader(lines):
+            if not row:
+                continue
+            yield _entry(row, where)
     except csv.Error as exc:
         raise WheelError(f"{where}: RECORD is not valid CSV: {exc}") from None
-    for n, row in enumerate(rows, 1):
-        if not row:
-            continue
-        if len(row) != 3:
-            raise WheelError(f"{where}: RECORD line {n} has {len(row)} fields, expected 3")
-        path, hash_field, size_field = row
-        algorithm = digest = None
-        if hash_field:
-            algorithm, sep, digest = hash_field.partition("=")
-            if not sep or algorithm not in _ALLOWED_ALGORITHMS:
-                raise WheelError(f"{where}: RECORD line {n} ({path}): unusable hash {hash_field!r}")
-        try:
-            size = int(size_field) if size_field else None
-        except ValueError:
-            raise WheelError(
-                f"{where}: RECORD line {n} ({path}): bad size {size_field!r}"
-            ) from None
-        if path in entries:
-            raise WheelError(f"{where}: RECORD lists {path} twice")
-        entries[path] = RecordEntry(path, algorithm, digest, size)
-    return entries
+
+
+def _entry(row: list[str], where: str) -> RecordEntry:
+    if len(row) != 3:
+        raise WheelError(f"{where}: RECORD has a row of {len(row)} fields, expected 3: {row[0]!r}")
+    path, hash_field, size_field = row
+    algorithm = digest = None
+    if hash_field:
+        algorithm, sep, digest = hash_field.partition("=")
+        if not sep or algorithm not in _ALLOWED_ALGORITHMS:
+            raise WheelError(f"{where}: RECORD row {path!r}: unusable hash {hash_field[:40]!r}")
+    try:
+        size = int(size_field) if size_field else None
+    except ValueError:
+        raise WheelError(f"{where}: RECORD row {path!r}: bad size {size_field[:40]!r}") from None
+    return RecordEntry(path, algorithm, digest, size)
 
 
 def record_entry_for(path: str, data: bytes) -> RecordEntry:

@@ -11,23 +11,24 @@ same bytes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import BinaryIO
 
 from mwheel.errors import OutputError
 from mwheel.wheel.record import RecordEntry, record_entry_for, render_record
+from mwheel.wheel.zipread import ZipEntry
 
 SCRATCH_PREFIX = ".mwheel-tmp-"
 _STALE_AFTER = 3600.0
-_LOCAL_HEADER = 30
 DEFAULT_COMPRESSLEVEL = 6
 
 
@@ -62,6 +63,25 @@ def clean_stale_scratch(directory: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def make_scratch(directory: Path) -> Path:
+    """A fresh scratch directory in ``directory`` (the output directory), made if need be.
+
+    All of a run's temporary files live here, so a killed run leaves one hidden directory
+    that the next run in the same place removes (``clean_stale_scratch``).
+    """
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+        clean_stale_scratch(directory)
+        return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=directory))
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "")
+        raise OutputError(
+            f"{directory}: cannot write the output here: {exc.strerror or exc} ({code})"
+        ) from None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -92,19 +112,16 @@ class WheelWriter:
         default_date: tuple[int, int, int, int, int, int] | None = None,
     ) -> None:
         self.dest = Path(dest)
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale_scratch(self.dest.parent)
-        try:
-            self.scratch = Path(
-                tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=self.dest.parent)
-            )
-        except OSError as exc:
-            raise OutputError(f"{self.dest.parent}: cannot write here: {exc}") from None
+        self.scratch = make_scratch(self.dest.parent)
         self.path = self.scratch / self.dest.name
         self.compresslevel = DEFAULT_COMPRESSLEVEL if compresslevel is None else compresslevel
         self.fixed_date = source_date()
         self.default_date = self.fixed_date or default_date or (1980, 1, 1, 0, 0, 0)
-        self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED)
+        try:
+            self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED)
+        except OSError as exc:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise self._io_error("cannot create the wheel", exc) from None
         self._records: list[RecordEntry] = []
         self._names: set[str] = set()
         self._done = False
@@ -142,50 +159,50 @@ class WheelWriter:
         try:
             self._zip.writestr(info, data, compresslevel=self.compresslevel)
         except OSError as exc:
-            raise OutputError(f"{self.dest.name}: cannot write {name}: {exc}") from None
+            raise self._io_error(f"cannot write {name}", exc) from None
         self._records.append(record_entry_for(name, data))
 
-    def copy_raw(self, source: BinaryIO, info: zipfile.ZipInfo, entry: RecordEntry) -> None:
-        """Copy a member's compressed bytes from ``source`` (the input wheel's file object).
+    def copy_raw(self, entry: ZipEntry, blocks: Iterable[bytes], record: RecordEntry) -> None:
+        """Copy a member's compressed bytes (``blocks``, from the input's one open handle).
 
-        ``entry`` is the member's RECORD line, already checked against its bytes by the audit.
+        ``entry`` was checked against its local header when the input was opened, and
+        ``record`` is the member's RECORD row, checked against its bytes by the audit (or
+        computed from them when the input's RECORD omitted the member).
         """
-        self._claim(info.filename)
-        source.seek(info.header_offset)
-        header = source.read(_LOCAL_HEADER)
-        if len(header) < _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
-            raise OutputError(f"{self.dest.name}: bad local header for {info.filename}")
-        name_len = int.from_bytes(header[26:28], "little")
-        extra_len = int.from_bytes(header[28:30], "little")
-        source.seek(info.header_offset + _LOCAL_HEADER + name_len + extra_len)
-        new = zipfile.ZipInfo(info.filename, date_time=self._date(info.date_time))
-        new.compress_type = info.compress_type
-        new.CRC = info.CRC
-        new.compress_size = info.compress_size
-        new.file_size = info.file_size
-        new.external_attr = info.external_attr
-        new.create_system = info.create_system
-        new.flag_bits = info.flag_bits & 0x800  # keep UTF-8 names, drop data descriptors
+        self._claim(entry.name)
+        new = zipfile.ZipInfo(entry.name, date_time=self._date(entry.date_time))
+        new.compress_type = entry.method
+        new.CRC = entry.crc
+        new.compress_size = entry.compressed_size
+        new.file_size = entry.size
+        new.external_attr = entry.external_attr
+        new.create_system = entry.create_system
+        new.flag_bits = entry.flags & 0x800  # keep UTF-8 names, drop data descriptors
         zf = self._zip
         fp = zf.fp
         assert fp is not None
-        new.header_offset = fp.tell()
-        zip64 = new.file_size > zipfile.ZIP64_LIMIT or new.compress_size > zipfile.ZIP64_LIMIT
-        fp.write(new.FileHeader(zip64))
-        remaining = info.compress_size
-        while remaining:
-            block = source.read(min(remaining, 1 << 20))
-            if not block:
-                raise OutputError(f"{self.dest.name}: input ended inside {info.filename}")
-            fp.write(block)
-            remaining -= len(block)
+        try:
+            new.header_offset = fp.tell()
+            zip64 = new.file_size > zipfile.ZIP64_LIMIT or new.compress_size > zipfile.ZIP64_LIMIT
+            fp.write(new.FileHeader(zip64))
+            written = 0
+            for block in blocks:
+                fp.write(block)
+                written += len(block)
+        except OSError as exc:
+            raise self._io_error(f"cannot write {entry.name}", exc) from None
+        if written != entry.compressed_size:
+            raise OutputError(f"{self.dest.name}: input ended inside {entry.name}")
         zf.filelist.append(new)
         zf.NameToInfo[new.filename] = new
         zf.start_dir = fp.tell()
         zf._didModify = True  # type: ignore[attr-defined]
-        self._records.append(
-            RecordEntry(info.filename, entry.algorithm, entry.digest, info.file_size)
-        )
+        self._records.append(RecordEntry(entry.name, record.algorithm, record.digest, entry.size))
+
+    def _io_error(self, what: str, exc: OSError) -> OutputError:
+        """One line naming the output and the OS error (ENOSPC, EIO, EDQUOT...)."""
+        code = errno.errorcode.get(exc.errno or 0, "")
+        return OutputError(f"{self.dest}: {what}: {exc.strerror or exc} ({code})")
 
     def finish(self, dist_info: str) -> Path:
         """Write RECORD (last member) and close the zip; the result is at ``self.path``."""
@@ -195,10 +212,13 @@ class WheelWriter:
         info.external_attr = 0o100644 << 16
         info.create_system = 3
         info.compress_type = zipfile.ZIP_DEFLATED
-        self._zip.writestr(
-            info, render_record(self._records, record_path), compresslevel=self.compresslevel
-        )
-        self._zip.close()
+        try:
+            self._zip.writestr(
+                info, render_record(self._records, record_path), compresslevel=self.compresslevel
+            )
+            self._zip.close()
+        except OSError as exc:
+            raise self._io_error("cannot finish the wheel", exc) from None
         return self.path
 
     def commit(self, target: Path | None = None) -> Path:

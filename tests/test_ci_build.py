@@ -1,0 +1,99 @@
+"""The generated jobs' own steps, run here where this machine can run them.
+
+For each Linux build target whose Rust standard library is installed (on this machine:
+x86_64-unknown-linux-gnu; the others need ``rustup target add``, which needs the network),
+the "Install the Rust target" and "Build wheels" steps are taken from the generated YAML
+and run with bash, with the matrix values in the environment as GitHub sets them; the
+sdist job's step likewise. The wheels must carry the job's tag and pass ``mwheel audit``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ci import generate, load, make_repo
+
+from mwheel.audit import audit_wheel
+
+needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+TARGET_DIR = Path.home() / ".cache" / "mwheel-cargo-target-ci"
+TAGS = {"manylinux": "manylinux_2_17", "musllinux": "musllinux_1_2"}
+
+
+def installed_targets() -> set[str]:
+    if shutil.which("rustup") is None:
+        return set()
+    proc = subprocess.run(
+        ["rustup", "target", "list", "--installed"], capture_output=True, text=True, check=False
+    )
+    return set(proc.stdout.split())
+
+
+def run_step(step: dict[str, Any], entry: dict[str, str], cwd: Path) -> None:
+    """Run a ``run:`` step as the runner would: bash, ``${{ matrix.x }}`` env values filled."""
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET_DIR), CARGO_BUILD_JOBS="2")
+    for key, value in step.get("env", {}).items():
+        matrix_key = value.removeprefix("${{ matrix.").removesuffix(" }}")
+        env[key] = entry[matrix_key] if value.startswith("${{ matrix.") else value
+    proc = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", step["run"]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, f"{step['name']}: {proc.stderr[-3000:]}"
+
+
+def steps_named(job: dict[str, Any], *names: str) -> list[dict[str, Any]]:
+    return [s for s in job["steps"] if s.get("name") in names]
+
+
+@needs_cargo
+@pytest.mark.slow
+@pytest.mark.parametrize("crate", ["bin-hello", "pyo3-plain", "sub"])
+def test_linux_build_steps_run(crate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, manifest_args = make_repo(tmp_path, crate)
+    doc = load(
+        generate(
+            repo, [*manifest_args, "--platform", "linux", "musllinux"], monkeypatch
+        ).read_text()
+    )
+    here = installed_targets()
+    ran = []
+    for platform, tag in TAGS.items():
+        job = doc["jobs"][platform]
+        for entry in job["strategy"]["matrix"]["include"]:
+            if entry["triple"] not in here:
+                continue
+            dist = repo / "dist"
+            shutil.rmtree(dist, ignore_errors=True)
+            for step in steps_named(job, "Install the Rust target", "Build wheels"):
+                run_step(step, entry, repo)
+            wheels = sorted(dist.glob("*.whl"))
+            assert wheels, f"{platform}/{entry['target']}: no wheel in dist"
+            for wheel in wheels:
+                arch = entry["triple"].split("-")[0]
+                assert f"{tag}_{arch}" in wheel.name, wheel.name
+                report = audit_wheel(wheel)
+                assert not [f for f in report.findings if f.severity == "error"], wheel.name
+            ran.append(f"{platform}/{entry['target']}")
+    if not ran:
+        pytest.skip(f"no Linux target of the workflow is installed here ({sorted(here)})")
+    assert "manylinux/x86_64" in ran or "x86_64-unknown-linux-gnu" not in here
+
+
+@pytest.mark.parametrize("crate", ["bin-hello", "sub"])
+def test_sdist_step_runs(crate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, manifest_args = make_repo(tmp_path, crate)
+    doc = load(generate(repo, manifest_args, monkeypatch).read_text())
+    (step,) = steps_named(doc["jobs"]["sdist"], "Build sdist")
+    run_step(step, {}, repo)
+    (sdist,) = (repo / "dist").glob("*.tar.gz")
+    assert sdist.name.startswith(("bin_hello-1.0.0", "pyo3_mixed-0.3.0"))
