@@ -14,14 +14,8 @@ How (System V gABI; glibc's ``dl-load.c`` and musl's ``map_library`` for what lo
   section or segment occupies. Freed strings are zeroed, so no build path is left behind.
 - When they do not fit, the table is copied, old offsets kept, new strings appended, into
   a new PT_LOAD segment at the end of the file; so is ``.dynamic`` when it has no free
-  DT_NULL slot for a new entry. The program header table, which needs one more entry, moves
-  to the start of that segment, and PT_PHDR follows it (ld.so finds the headers through a
-  LOAD covering e_phoff). The segment lies above every other one in memory, is listed after
-  the last PT_LOAD (loaders size the mapping from the first and last), and its address is
-  congruent to its offset modulo the largest LOAD alignment and 64 KiB (aarch64 and
-  ppc64le kernels may use 64 KiB pages). An executable's segment keeps the first LOAD's
-  address-offset difference, because kernels before 5.18 compute AT_PHDR as load address
-  + e_phoff.
+  DT_NULL slot for a new entry (``mwheel.repair.elf_segment`` says how the segment is added
+  and why the program header table stays where it is).
 - DT_STRTAB/DT_STRSZ, PT_DYNAMIC, the ``.dynstr``/``.dynamic`` section headers (so readelf
   and pyelftools read the result) and the symbols defined in a moved section follow.
 - A renamed DT_NEEDED is renamed in ``.gnu.version_r`` too (glibc finds the library whose
@@ -48,26 +42,15 @@ from mwheel.repair.elf_file import (
     DT_RUNPATH,
     DT_SONAME,
     DT_STRSZ,
-    DT_STRTAB,
-    PF_R,
-    PF_W,
-    PT_DYNAMIC,
-    PT_INTERP,
-    PT_LOAD,
-    PT_PHDR,
     SHT_DYNSYM,
     SHT_SYMTAB,
     STRING_TAGS,
     ElfFile,
-    Phdr,
 )
+from mwheel.repair.elf_segment import Writes, new_segment
 from mwheel.repair.elf_strings import place_strings
 from mwheel.repair.model import FileEdit
 
-# The largest page size of any Linux architecture wheels target (aarch64, ppc64le).
-_MAX_PAGE = 0x10000
-
-Writes = list[tuple[int, bytes]]
 Value = int | str  # a dynamic entry's value, or a string still to be placed
 
 
@@ -160,94 +143,18 @@ def plan_writes(elf: ElfFile, edit: FileEdit) -> Writes:
     writes: Writes = [(pos, struct.pack(elf.lay.endian + "I", value(v))) for pos, v in verneed]
     shdr_updates: dict[int, tuple[int, int, int]] = {}  # index -> (offset, addr, size)
     move_dynamic = len(resolved) + 1 > elf.dyn_slots
-    if placed.moved or move_dynamic:
-        writes += _new_segment(elf, resolved, placed.table, placed.moved, shdr_updates)
-    else:
-        writes.append((elf.dyn_phdr.offset, elf.lay.pack_dyn(resolved, elf.dyn_slots)))
+    if not placed.moved:
         lo, hi = placed.dirty
         if hi > lo:
             writes.append((elf.strtab_offset + lo, bytes(placed.table[lo:hi])))
         if elf.dynstr_section is not None and len(placed.table) != len(elf.dynstr):
             s = elf.shdrs[elf.dynstr_section]
             shdr_updates[elf.dynstr_section] = (s.offset, s.addr, len(placed.table))
+    if placed.moved or move_dynamic:
+        writes = new_segment(elf, resolved, placed.table, placed.moved, shdr_updates, writes)
+    else:
+        writes.append((elf.dyn_phdr.offset, elf.lay.pack_dyn(resolved, elf.dyn_slots)))
     writes += _section_writes(elf, shdr_updates)
-    return writes
-
-
-def _align(value: int, to: int) -> int:
-    return (value + to - 1) // to * to
-
-
-def _new_segment(
-    elf: ElfFile,
-    entries: list[tuple[int, int]],
-    table: bytes,
-    move_strings: bool,
-    shdr_updates: dict[int, tuple[int, int, int]],
-) -> Writes:
-    """Put the program headers, and ``.dynamic`` or ``.dynstr`` when they move, in a new
-    PT_LOAD segment at the end of the file; return the writes."""
-    lay = elf.lay
-    loads = [p for p in elf.phdrs if p.type == PT_LOAD]
-    if not loads:
-        raise elf.fail("no PT_LOAD segment")
-    if len(elf.phdrs) + 1 >= 0xFFFF:
-        raise elf.fail("too many program headers to add one")
-    top = max(p.vaddr + p.memsz for p in loads)
-    offset = _align(elf.size, 16)
-    if any(p.type == PT_INTERP for p in elf.phdrs):
-        first = min(loads, key=lambda p: p.vaddr)
-        delta = first.vaddr - first.offset
-        offset = _align(max(offset, _align(top, max(p.align for p in loads) or 1) - delta), 16)
-        vaddr = offset + delta
-    else:
-        align = max([_MAX_PAGE] + [p.align for p in loads])
-        vaddr = _align(top, align) + offset % align
-    phdrs = [replace(p) for p in elf.phdrs]
-    phdr_size = (len(phdrs) + 1) * elf.phentsize
-    size = phdr_size
-    move_dynamic = len(entries) + 1 > elf.dyn_slots
-    dyn_at = str_at = 0
-    if move_dynamic:
-        dyn_at = _align(size, lay.word)
-        size = dyn_at + (len(entries) + 1) * 2 * lay.word
-    if move_strings:
-        str_at = size
-        size += len(table)
-        entries = [(t, vaddr + str_at if t == DT_STRTAB else v) for t, v in entries]
-    flags = PF_R | (PF_W if move_dynamic else 0)
-    align = max(p.align for p in loads) if any(p.type == PT_INTERP for p in phdrs) else 0
-    new_load = Phdr(PT_LOAD, flags, offset, vaddr, vaddr, size, size, align or _MAX_PAGE)
-    last = max(i for i, p in enumerate(phdrs) if p.type == PT_LOAD)
-    phdrs.insert(last + 1, new_load)
-    for p in phdrs:
-        if p.type == PT_PHDR:
-            p.offset, p.vaddr, p.paddr = offset, vaddr, vaddr
-            p.filesz = p.memsz = phdr_size
-        elif p.type == PT_DYNAMIC and move_dynamic:
-            dyn_size = (len(entries) + 1) * 2 * lay.word
-            p.offset, p.vaddr, p.paddr = offset + dyn_at, vaddr + dyn_at, vaddr + dyn_at
-            p.filesz = p.memsz = dyn_size
-    content = bytearray(size)
-    content[:phdr_size] = b"".join(lay.pack_phdr(p) for p in phdrs)
-    writes: Writes = []
-    if move_dynamic:
-        dyn = lay.pack_dyn(entries, len(entries) + 1)
-        content[dyn_at : dyn_at + len(dyn)] = dyn
-        if elf.dyn_section is not None:
-            shdr_updates[elf.dyn_section] = (offset + dyn_at, vaddr + dyn_at, len(dyn))
-    else:
-        writes.append((elf.dyn_phdr.offset, lay.pack_dyn(entries, elf.dyn_slots)))
-    if move_strings:
-        content[str_at:] = table
-        if elf.dynstr_section is not None:
-            shdr_updates[elf.dynstr_section] = (offset + str_at, vaddr + str_at, len(table))
-    phoff_at, phnum_at = (32, 56) if lay.wide else (28, 44)
-    writes.append((phoff_at, struct.pack(lay.endian + ("Q" if lay.wide else "I"), offset)))
-    writes.append((phnum_at, struct.pack(lay.endian + "H", len(phdrs))))
-    if offset > elf.size:
-        writes.append((elf.size, bytes(offset - elf.size)))
-    writes.append((offset, bytes(content)))
     return writes
 
 

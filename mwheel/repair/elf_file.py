@@ -166,6 +166,13 @@ class ElfFile:
                 return vaddr - p.vaddr + p.offset
         raise self.fail(f"{what} (address {vaddr:#x}) is not mapped from the file")
 
+    def offset_vaddr(self, offset: int) -> int:
+        """The address a loader maps the byte at file ``offset`` to."""
+        for p in self.phdrs:
+            if p.type == PT_LOAD and p.offset <= offset < p.offset + p.filesz:
+                return offset - p.offset + p.vaddr
+        raise self.fail(f"offset {offset:#x} is not in a loaded segment")
+
     def section_at(self, addr: int, kind: int) -> int | None:
         return next(
             (i for i, s in enumerate(self.shdrs) if s.type == kind and s.addr == addr and addr),
