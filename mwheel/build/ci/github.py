@@ -128,10 +128,11 @@ def _build_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
     if platform.name == "windows":
         lines.append("          architecture: ${{ matrix.python-arch }}")
     env = {"TRIPLE": "${{ matrix.triple }}"}
-    if platform.name == "macos":
-        env["MACOSX_DEPLOYMENT_TARGET"] = "${{ matrix.deployment-target }}"
     lines += _run("Install mwheel", [f'python -m pip install "{_mwheel(plan, linux)}"'])
     lines += _run("Install the Rust target", ['rustup target add "$TRIPLE"'], env)
+    if platform.name == "macos":
+        # The oldest macOS the wheel supports: what rustc links for, and the wheel's tag.
+        env["MACOSX_DEPLOYMENT_TARGET"] = "${{ matrix.deployment-target }}"
     lines += _run("Build wheels", [build_command(plan, platform)], env)
     lines += _upload(f"wheels-{platform.name}-${{{{ matrix.target }}}}")
     return lines
@@ -184,7 +185,9 @@ def _emscripten_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
     lines += _run(
         "Install Emscripten and the Rust toolchain",
         [
-            'git clone --depth 1 https://github.com/emscripten-core/emsdk.git "$RUNNER_TEMP/emsdk"',
+            # emsdk's tags are Emscripten versions: the clone is pinned to what Pyodide uses.
+            'git clone --depth 1 --branch "$EMSCRIPTEN_VERSION" '
+            'https://github.com/emscripten-core/emsdk.git "$RUNNER_TEMP/emsdk"',
             '"$RUNNER_TEMP/emsdk/emsdk" install "$EMSCRIPTEN_VERSION"',
             '"$RUNNER_TEMP/emsdk/emsdk" activate "$EMSCRIPTEN_VERSION"',
             'rustup toolchain install "$RUST_TOOLCHAIN" --target "$TRIPLE"',
