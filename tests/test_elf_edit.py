@@ -298,3 +298,79 @@ def test_not_dynamic_is_a_repair_error(tmp_path: Path) -> None:
     with pytest.raises(RepairError, match=r"bogus: cannot edit ELF file"):
         edit_elf(bogus, FileEdit(member="bogus", format="elf", soname="x"))
     assert bogus.read_bytes() == before
+
+
+def test_without_section_headers_the_program_headers_move(tmp_path: Path) -> None:
+    """A file stripped of its section headers (the loader does not need them): nothing
+    says what follows the program headers, so the table itself moves to the new segment,
+    PT_PHDR with it, at an address that keeps AT_PHDR right on old kernels."""
+    pair = build_pair("gcc-x86_64", tmp_path)
+    exe = Path(shutil.copy(pair.exe, tmp_path / "nosections"))
+    with open(exe, "r+b") as f:
+        f.seek(0x28)
+        f.write(bytes(8))  # e_shoff
+        f.seek(0x3C)
+        f.write(bytes(4))  # e_shnum, e_shstrndx
+    lib, _ = both_editors(pair.lib, FileEdit(member="lib", format="elf", soname=LONG), tmp_path)
+    edit = FileEdit(
+        member="exe", format="elf", replace=(("libmwedit.so", LONG),), rpaths=("$ORIGIN/libs",)
+    )
+    edit_elf(exe, edit)
+    with open(exe, "rb") as f:
+        elf = ELFFile(f)
+        phdr = next(s for s in elf.iter_segments() if s["p_type"] == "PT_PHDR")
+        assert phdr["p_offset"] == elf.header["e_phoff"] > 0x40
+        first = next(s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+        assert phdr["p_vaddr"] - phdr["p_offset"] == first["p_vaddr"] - first["p_offset"]
+    binary = read_binary("exe", exe.read_bytes())
+    assert binary.dependencies[0] == LONG and binary.elf is not None
+    assert binary.elf.runpath == ("$ORIGIN/libs",)
+    assert _run_moved(exe, lib, LONG, tmp_path) == "42\n"
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_real_wheel_libraries_edited_like_patchelf_and_still_load(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Every ELF file of two real wheels (llvmlite's 100 MB libLLVM build, pandas' 44
+    extensions): mwheel and patchelf give the same NEEDED/SONAME/RUNPATH/version needs, and
+    the file mwheel edited (hashed SONAME, new RUNPATH) still loads."""
+    import sys
+    import zipfile
+
+    from conftest import corpus_wheel
+
+    checked = 0
+    for pattern in ("llvmlite-*manylinux*x86_64.whl", "pandas-*manylinux*x86_64.whl"):
+        with zipfile.ZipFile(corpus_wheel(corpus, pattern)) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".so"):
+                    continue
+                path = tmp_path / "in.so"
+                path.write_bytes(zf.read(info))
+                before = oracle(path)
+                edit = FileEdit(
+                    member=info.filename,
+                    format="elf",
+                    soname="libmw-" + "a" * 64 + ".so",
+                    rpaths=("$ORIGIN/../mw.libs", "$ORIGIN"),
+                )
+                own, ref = both_editors(path, edit, tmp_path)
+                after = oracle(own)
+                assert after.needed == before.needed
+                if ref is not None:
+                    patched = oracle(ref)
+                    assert (after.soname, after.runpath) == (
+                        patched.soname,
+                        patched.runpath + patched.rpath,
+                    )
+                loaded = subprocess.run(
+                    [sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(own)!r})"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                assert loaded.returncode == 0, (info.filename, loaded.stderr)
+                checked += 1
+    assert checked > 40
