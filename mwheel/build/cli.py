@@ -100,8 +100,22 @@ def add_ci_parser(sub: Any) -> None:
 def run_sdist(args: argparse.Namespace) -> int:
     from mwheel.build.sdist import build_sdist
 
-    print(f"built {build_sdist(BuildOptions(manifest_path=args.manifest_path, out_dir=args.out))}")
+    print_built(
+        args, [build_sdist(BuildOptions(manifest_path=args.manifest_path, out_dir=args.out))]
+    )
     return 0
+
+
+def print_built(args: argparse.Namespace, paths: list[Path]) -> None:
+    """``built <path>`` lines, or with ``--format json`` one document on stdout:
+    ``{"schema_version": 1, "built": [paths]}`` (cargo's own output goes to stderr)."""
+    if getattr(args, "format", "text") == "json":
+        import json
+
+        print(json.dumps({"schema_version": 1, "built": [str(p) for p in paths]}, indent=2))
+        return
+    for path in paths:
+        print(f"built {path}")
 
 
 def run_generate_ci(args: argparse.Namespace) -> int:
@@ -155,6 +169,5 @@ def run_build(args: argparse.Namespace) -> int:
         from mwheel.build.sdist import build_sdist
 
         paths.append(build_sdist(options))
-    for path in paths:
-        print(f"built {path}")
+    print_built(args, paths)
     return 0

@@ -15,11 +15,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mwheel.audit.context import AuditOptions
 from mwheel.errors import MwheelError, OutputError, UsageError
-from mwheel.repair.model import RepairOptions
+
+if TYPE_CHECKING:
+    # Imported when used: `mwheel audit` registers these options without loading repair.
+    from mwheel.audit.context import AuditOptions
+    from mwheel.repair.model import RepairOptions
 
 # Globbing characters: a pattern without them matches as a substring of the library name
 # (delocate's -e "any library whose path includes the string"; install names are paths).
@@ -204,6 +207,8 @@ def add_repair_parser(sub: Any, add_lookup: Callable[[argparse.ArgumentParser], 
 
 
 def repair_options(args: argparse.Namespace) -> RepairOptions:
+    from mwheel.repair.model import RepairOptions
+
     if args.only_plat and args.plat == "auto":
         raise UsageError("--only-plat needs --plat TAG")
     exclude = tuple(g if _GLOB_CHARS & set(g) else f"*{g}*" for g in _split(args.exclude))
