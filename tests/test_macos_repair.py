@@ -160,7 +160,9 @@ def fixture(built: Path, name: str) -> MacFixture:
     return build_macos_fixture(name, built / name)
 
 
-@pytest.mark.parametrize("name", ["absolute", "newer", "universal2", "thin", "libpath", "chain"])
+@pytest.mark.parametrize(
+    "name", ["absolute", "newer", "universal2", "thin", "libpath", "chain", "tight", "tight_x86_64"]
+)
 def test_repair(built: Path, name: str, tmp_path: Path) -> None:
     fx = fixture(built, name)
     before = hashlib.sha256(fx.wheel.read_bytes()).hexdigest()
@@ -195,15 +197,57 @@ def test_require_archs_fails_clearly(built: Path, tmp_path: Path) -> None:
     assert code == 6 and not list(tmp_path.glob("*.whl"))
 
 
-def test_no_header_room_fails_naming_the_member(built: Path, tmp_path: Path) -> None:
+def load_commands(blob: bytes) -> list[int]:
+    ncmds, pos, out = struct.unpack_from("<I", blob, 16)[0], 32, []
+    for _ in range(ncmds):
+        cmd, size = struct.unpack_from("<II", blob, pos)
+        out.append(cmd)
+        pos += size
+    return out
+
+
+@pytest.mark.parametrize(("name", "signed"), [("tight", True), ("tight_x86_64", False)])
+def test_no_header_room_is_made_room_for(
+    built: Path, tmp_path: Path, name: str, signed: bool
+) -> None:
+    """zig leaves no padding: arm64 is 16 bytes short (LC_SOURCE_VERSION makes room); the
+    x86_64 slice, unsigned as zig leaves it, is 24 short and stays unsigned (macOS runs
+    unsigned x86_64 code) without LC_SOURCE_VERSION."""
+    fx = fixture(built, name)
+    before = wheel_members(fx.wheel)[fx.extension]
+    result = repair_wheel(
+        fx.wheel, tmp_path, RepairOptions(), AuditOptions(lib_paths=tuple(fx.lib_dirs))
+    )
+    assert result.output is not None and result.report.compliant
+    after = wheel_members(result.output)[fx.extension]
+    kept = load_commands(after)
+    assert 0x2A not in kept and 0x2A in load_commands(before)  # LC_SOURCE_VERSION
+    assert 0xE in kept  # LC_LOAD_DYLINKER stays: step 3 was not needed
+    assert (0x1D in kept) == signed  # LC_CODE_SIGNATURE
+    assert 32 + struct.unpack_from("<I", after, 20)[0] <= first_section(after)
+    assert first_section(after) == first_section(before), "nothing but the header moved"
+    if signed:
+        verify_signature(after)
+
+
+def test_no_header_room_left_fails_with_bytes_missing(built: Path, tmp_path: Path) -> None:
+    """The tight extension 16 directories deep: its load command grows from 48 to 112 bytes
+    (``@loader_path/../../...``), 8 more than every step frees (16 + 32 + 8), so the repair
+    refuses and says how many bytes are missing."""
     fx = fixture(built, "tight")
+    deep = f"{fx.package}/{'d/' * 16}_ext.cpython-311-darwin.so"
+    wheel = make_wheel(
+        tmp_path / "in",
+        "mwfix_deep",
+        "1.0",
+        "cp311-cp311-macosx_11_0_arm64",
+        {f"{fx.package}/__init__.py": b"", deep: wheel_members(fx.wheel)[fx.extension]},
+    )
     with pytest.raises(RepairError) as err:
-        repair_wheel(
-            fx.wheel, tmp_path, RepairOptions(), AuditOptions(lib_paths=tuple(fx.lib_dirs))
-        )
-    assert err.value.message.startswith(f"{fx.extension}: ")
-    assert "fit before the first section" in err.value.message
-    assert not list(tmp_path.glob("**/*.whl"))
+        repair_wheel(wheel, tmp_path, RepairOptions(), AuditOptions(lib_paths=tuple(fx.lib_dirs)))
+    assert err.value.message.startswith(f"{deep}: the arm64 slice's load commands need ")
+    assert "8 bytes missing" in err.value.message, err.value.message
+    assert not list(tmp_path.glob("*.whl"))
 
 
 def test_cli_dry_run_json(built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

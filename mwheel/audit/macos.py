@@ -20,7 +20,7 @@ from typing import Any
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
-from mwheel.audit.macos_resolve import MacResolver
+from mwheel.audit.macos_resolve import RPATH, MacResolver, is_cwd_relative, rpaths_of
 from mwheel.audit.resolve import DependencyGraph, excluded_names
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary, MachOSlice
@@ -287,13 +287,14 @@ class MacOSRules:
             details = (("library", d.name), ("load", where))
             if d.name in excluded and d.kind in ("external", "missing"):
                 continue
+            cwd = _cwd_note(holder, d.name) if holder is not None else ""
             if d.kind == "external":
                 out.append(
                     Finding(
                         "macos-library-external",
                         d.needed_by,
                         f"loads {d.name} ({where}), found at {d.path}: outside the wheel and "
-                        "outside /usr/lib and /System; `mwheel repair` grafts it",
+                        f"outside /usr/lib and /System; `mwheel repair` grafts it{cwd}",
                         severity=severity,
                         details=details,
                     )
@@ -304,7 +305,7 @@ class MacOSRules:
                         "library-not-found",
                         d.needed_by,
                         f"loads {d.name} ({where}), found neither in the wheel nor on the library "
-                        "path (try --lib-path)",
+                        f"path (try --lib-path){cwd}",
                         severity=severity,
                         details=details,
                     )
@@ -315,7 +316,7 @@ class MacOSRules:
                         "library-not-on-search-path",
                         d.needed_by,
                         f"loads {d.name} ({where}), bundled as {d.member} but not where dyld "
-                        "looks; `mwheel repair` rewrites the load command",
+                        f"looks; `mwheel repair` rewrites the load command{cwd}",
                         severity="warning",
                         details=details,
                     )
@@ -348,3 +349,20 @@ class MacOSRules:
                         )
                     )
         return out
+
+
+def _cwd_note(holder: Binary, name: str) -> str:
+    """Why a name dyld looks up relative to the current directory does not load in place."""
+    if is_cwd_relative(name):
+        relative = [name]
+    elif name.startswith(RPATH + "/"):
+        relative = [r for r in rpaths_of(holder) if is_cwd_relative(r)]
+    else:
+        relative = []
+    if not relative:
+        return ""
+    what = "install name" if relative == [name] else "LC_RPATH"
+    return (
+        f"; the {what} {', '.join(relative)} is relative: dyld resolves it against the "
+        "current directory, not the wheel"
+    )

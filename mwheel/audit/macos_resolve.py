@@ -8,7 +8,10 @@ walks the chain of loaders. Install names under the system prefixes of ``macos.j
 (``/usr/lib``, ``/System``) are the OS's own. Outside the wheel, absolute install names and
 absolute LC_RPATHs are looked up on this host (a Linux host has them only when a build put
 them there; ``--no-host-libs`` skips them), then the leaf name in each ``--lib-path``
-directory.
+directory. A relative LC_RPATH or install name (``libs/``, no ``@`` prefix) is relative to
+the process's current directory, as dyld resolves it (delocate's fakepkg_rpath wheel): it
+never reaches a wheel member, and is looked up against mwheel's own current directory, as a
+build tree left there would be, when host libraries are searched.
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ def rpaths_of(binary: Binary) -> tuple[str, ...]:
     """Every slice's LC_RPATHs, in order, once each."""
     assert binary.macho is not None
     return tuple(dict.fromkeys(r for s in binary.macho.slices for r in s.rpaths))
+
+
+def is_cwd_relative(entry: str) -> bool:
+    """An install name or LC_RPATH dyld resolves against the current directory."""
+    return not entry.startswith(("@", "/"))
+
+
+def _from_cwd(entry: str) -> str:
+    return os.path.normpath(os.path.join(os.getcwd(), entry))
 
 
 def expand(entry: str, loader_dir: str, exe_dir: str | None) -> str | None:
@@ -91,6 +103,9 @@ class MacResolver:
     def _own_rpaths(self, member: str) -> list[str]:
         out = []
         for r in rpaths_of(self.machos[member]):
+            if is_cwd_relative(r):
+                out.append(_from_cwd(r))  # a host path: never a wheel member
+                continue
             e = expand(r, self.dirs[member], self._exe_dir(member))
             if e is not None:
                 out.append(e)
@@ -138,6 +153,8 @@ class MacResolver:
         if name.startswith(RPATH + "/"):
             rest = name[len(RPATH) + 1 :]
             return [posixpath.normpath(posixpath.join(r, rest)) for r in rpaths]
+        if is_cwd_relative(name):
+            return [_from_cwd(name)]
         path = expand(name, loader_dir, exe_dir)
         return [path] if path is not None else []
 
@@ -190,7 +207,11 @@ class MacResolver:
                 continue
             seen_paths.add(d.path)
             host_dir = os.path.dirname(d.path)
-            rpaths = [e for r in rpaths_of(lib) if (e := expand(r, host_dir, None)) is not None]
+            rpaths = [
+                _from_cwd(r) if is_cwd_relative(r) else e
+                for r in rpaths_of(lib)
+                if (e := expand(r, host_dir, None)) is not None
+            ]
             for name in lib.dependencies:
                 if is_system(name, self.system):
                     deps.append(Dependency(name, d.path, "system"))

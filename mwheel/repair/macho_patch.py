@@ -5,12 +5,26 @@ new string fits in its existing ``cmdsize`` (the linker pads strings to 8 bytes)
 size; a longer one grows, and the table then extends into the padding between the load
 commands and the first section, which linkers leave for exactly this
 (``-headerpad``/``-headerpad_max_install_names``). Nothing else moves, so no other offset
-in the file changes. When the padding is too small the repair fails with a ``RepairError``
-naming the member. lief 1.0 would go on: on the "tight" fixture (no padding) its writer
-inserts a 16 KiB page after the header and moves every section's file offset and address
-by it (50,216 -> 66,600 bytes, ``__text`` 0x578 -> 0x4578), leaving the old signature
-stale; that rewrites addresses throughout the file, a relink-sized change nobody can check
-without a Mac, so mwheel refuses and says to relink with -headerpad_max_install_names.
+in the file changes.
+
+When the padding is too small (zig and ``-headerpad``-less links leave none), room is made
+inside the header, in this order, each step only if still needed (``_make_room``):
+
+1. a slice of an architecture macOS runs unsigned (x86_64) that had no signature is left
+   unsigned instead of gaining an LC_CODE_SIGNATURE (16 bytes);
+2. LC_SOURCE_VERSION is dropped: loader.h calls it optional, dyld never reads it (16);
+3. LC_LOAD_DYLINKER of a dylib or bundle is dropped: only the main executable's is used,
+   and ld64 writes none there (zig does; 32 bytes);
+4. the tool entries of LC_BUILD_VERSION (which linker built it) are dropped (8 each).
+
+Dead LC_RPATHs (absolute, build-tree, current-directory-relative) are already gone by then
+(the planner drops them). On the zig-linked "tight" fixtures (no padding at all) the arm64
+slice is 16 bytes short and fits after step 2; the x86_64 one is 24 short and fits after
+steps 1-2. Only when every step together is not enough does the repair fail, with the
+number of bytes missing. Moving ``__text`` to grow the header is not an option: lief 1.0
+does it (it inserts a 16 KiB page and shifts every section's offset and address: 50,216 ->
+66,600 bytes, ``__text`` 0x578 -> 0x4578), which rewrites addresses throughout the file, a
+relink-sized change nobody can check without a Mac.
 
 Load commands for dylibs are never removed or reordered: the symbol table's two-level
 namespace ordinals count them. Every modified slice is signed ad hoc afresh
@@ -26,7 +40,14 @@ from pathlib import Path
 
 from macholib import mach_o as mo
 
-from mwheel.binary.macho import DYLIB_LOADS, FAT_MAGICS, SliceHeader, parse_fat, parse_slice
+from mwheel.binary.macho import (
+    DYLIB_LOADS,
+    FAT_MAGICS,
+    SliceHeader,
+    arch_name,
+    parse_fat,
+    parse_slice,
+)
 from mwheel.errors import BinaryError, RepairError
 from mwheel.repair import codesign
 from mwheel.repair.model import FileEdit
@@ -34,6 +55,10 @@ from mwheel.repair.model import FileEdit
 _ZEROFILL = {0x1, 0xC, 0x12}  # S_ZEROFILL, S_GB_ZEROFILL, S_THREAD_LOCAL_ZEROFILL
 _ARM64 = 0x0100000C
 _SIG_ALIGN = 16  # ld places the signature on a 16-byte boundary
+_SIG_CMD_SIZE = 16  # sizeof(struct linkedit_data_command)
+# Architectures whose code macOS refuses to run unsigned (policies/macos.json repeats it;
+# the planner passes the policy's list as the edit's "signature_required").
+_SIGNATURE_REQUIRED = ("arm64", "arm64e")
 
 
 @dataclass
@@ -144,10 +169,70 @@ def _patch_slice(member: str, blob: bytes, edit: FileEdit) -> bytes:
                 if path not in seen:
                     stub = struct.pack(e + "III", mo.LC_RPATH, 12, 12)
                     cmds.append(_Command(mo.LC_RPATH, _encode_str_command(stub, e, 12, path, pad)))
-    sign = dict(edit.extra).get("sign", False)
+    extra = dict(edit.extra)
+    sign = bool(extra.get("sign", False))
     if not changed and not sign:
         return blob
+    required = tuple(extra.get("signature_required", _SIGNATURE_REQUIRED))
+    # A changed slice is always signed afresh (its old signature no longer matches), unless
+    # it had none and the header has no room for one (_make_room).
+    cmds, sign = _make_room(member, blob, head, cmds, True, required)
+    if not sign:
+        return _write_commands(blob, head, cmds)
     return _sign(member, blob, head, cmds, posixpath.basename(edit.member))
+
+
+def _make_room(
+    member: str,
+    blob: bytes,
+    head: SliceHeader,
+    cmds: list[_Command],
+    sign: bool,
+    required: tuple[str, ...],
+) -> tuple[list[_Command], bool]:
+    """The load commands (and whether to sign) so that the table fits the header room.
+
+    The steps of the module docstring, in order, each taken only while the table is still
+    too big; a ``RepairError`` with the bytes missing when all of them are not enough.
+    """
+    e = head.endian
+    room = _data_start(cmds, e, head.is64, len(blob)) - head.header_size
+    has_sig = any(c.cmd == mo.LC_CODE_SIGNATURE for c in cmds)
+
+    def need() -> int:
+        return sum(len(c.raw) for c in cmds) + (_SIG_CMD_SIZE if sign and not has_sig else 0)
+
+    arch = arch_name(head.cputype, head.cpusubtype)
+    if need() > room and sign and not has_sig and arch not in required:
+        sign = False
+    if need() > room:
+        cmds = [c for c in cmds if c.cmd != mo.LC_SOURCE_VERSION]
+    if need() > room and head.filetype != mo.MH_EXECUTE:
+        cmds = [c for c in cmds if c.cmd != mo.LC_LOAD_DYLINKER]
+    if need() > room:
+        for c in cmds:
+            if c.cmd == mo.LC_BUILD_VERSION and len(c.raw) > 24:
+                c.raw = c.raw[:4] + struct.pack(e + "I", 24) + c.raw[8:20] + bytes(4)
+    missing = need() - room
+    if missing > 0:
+        raise RepairError(
+            f"{member}: the {arch} slice's load commands need {need()} bytes but only {room} "
+            f"fit before the first section: {missing} bytes missing even without "
+            "LC_SOURCE_VERSION, LC_LOAD_DYLINKER and build-tool entries; relink it with "
+            "-headerpad_max_install_names"
+        )
+    return cmds, sign
+
+
+def _write_commands(blob: bytes, head: SliceHeader, cmds: list[_Command]) -> bytes:
+    """The slice with ``cmds`` as its load commands and nothing else changed (unsigned)."""
+    table = b"".join(c.raw for c in cmds)
+    header = bytearray(blob[: head.header_size])
+    struct.pack_into(head.endian + "II", header, 16, len(cmds), len(table))
+    region = max(head.header_size + head.sizeofcmds, head.header_size + len(table))
+    out = bytearray(blob)
+    out[:region] = bytes(header) + table.ljust(region - head.header_size, b"\0")
+    return bytes(out)
 
 
 def _data_start(cmds: list[_Command], e: str, is64: bool, size: int) -> int:

@@ -121,6 +121,12 @@ class MacOSPlanner:
                     out.append((d.name, _loader_relative(target, loader_dir)))
             return list(dict.fromkeys(out))
 
+        # The policy's list of architectures macOS will not run unsigned: the patcher leaves
+        # other slices unsigned when their header has no room for a new signature.
+        sign_extra = (
+            ("sign", True),
+            ("signature_required", tuple(sorted(policy.signature_required))),
+        )
         edits: list[FileEdit] = []
         for member, binary in machos.items():
             loader_dir = posixpath.dirname(ctx.install_path(member))
@@ -134,7 +140,7 @@ class MacOSPlanner:
                         "macho",
                         replace=tuple(replace),
                         rpaths=tuple(rpaths) if rpaths_changed else None,
-                        extra=(("sign", True),),
+                        extra=sign_extra,
                     )
                 )
         for path, g in grafts.items():
@@ -148,7 +154,7 @@ class MacOSPlanner:
                     replace=tuple(new_names(path, install_dir)),
                     rpaths=tuple(rpaths) if rpaths_changed else None,
                     soname=f"@rpath/{g.new_name}",
-                    extra=(("sign", True),),
+                    extra=sign_extra,
                 )
             )
 

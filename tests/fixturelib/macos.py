@@ -4,8 +4,9 @@ Each recipe yields a wheel holding a CPython 3.11 extension for macOS whose dyna
 situation is one a repair must handle: a private dylib linked by an absolute install name;
 one built for a newer macOS (13.0) than the extension (11.0); a universal2 pair; a
 universal2 extension whose dylib exists only for arm64; a chain through @rpath and an
-absolute LC_RPATH; a bare install name that only ``--lib-path`` finds, in a normal and in
-a header with no padding left.
+absolute LC_RPATH; a bare install name that only ``--lib-path`` finds, in a normal header
+and in headers with no padding left (``-headerpad,0``, arm64 and x86_64: the repair must
+make room).
 
 Targets: zig accepts ``<arch>-macos.<major>.<minor>`` and writes that version as the
 ``minos`` of LC_BUILD_VERSION (arm64, 11.0 and 13.0) or of LC_VERSION_MIN_MACOSX
@@ -319,7 +320,19 @@ def build_macos_fixture(name: str, dest_dir: Path) -> MacFixture:
             ext_targets=[ARM64_11],
             host_lib_targets=[ARM64_11],
             tag="macosx_11_0_arm64",
-            repaired="",
+            repaired="macosx_11_0_arm64",
+            bare=True,
+            extra=["-Wl,-headerpad,0"],
+        )
+    if name == "tight_x86_64":
+        return _one_dep(
+            dest_dir,
+            "tightx",
+            lib_target=X86_64_1012,
+            ext_targets=[X86_64_1012],
+            host_lib_targets=[X86_64_1012],
+            tag="macosx_10_12_x86_64",
+            repaired="macosx_10_12_x86_64",
             bare=True,
             extra=["-Wl,-headerpad,0"],
         )
@@ -328,4 +341,14 @@ def build_macos_fixture(name: str, dest_dir: Path) -> MacFixture:
     raise KeyError(f"unknown macOS fixture {name!r}; known: {', '.join(RECIPES)}")
 
 
-RECIPES = ("clean", "absolute", "newer", "universal2", "thin", "libpath", "tight", "chain")
+RECIPES = (
+    "clean",
+    "absolute",
+    "newer",
+    "universal2",
+    "thin",
+    "libpath",
+    "tight",
+    "tight_x86_64",
+    "chain",
+)
