@@ -76,7 +76,9 @@ class LinuxRules:
             fixed = next(
                 (p for p in policies if p.preferred and not check_policy(after, p, arch)), None
             )
-            repair_tag = fixed.tag(arch).name if fixed else f"linux_{arch}"
+            # None: no manylinux/musllinux tag is reachable, and repair refuses to write a
+            # linux_* wheel unless asked to (--plat linux_<arch>).
+            repair_tag = fixed.tag(arch).name if fixed else None
 
         honoured: dict[str, bool] = {}
         for tag in claimed:
@@ -85,7 +87,8 @@ class LinuxRules:
                     Finding(
                         "architecture-mismatch",
                         None,
-                        f"the binaries are {arch}, the tag {tag.name} is for {tag.arch}",
+                        f"the binaries are {arch}, the tag {tag.name} is for {tag.arch}"
+                        + next((_arm_why(b) for b in elfs.values() if b.archs[0] == arch), ""),
                         tag=tag.name,
                     )
                 )

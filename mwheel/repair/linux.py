@@ -14,12 +14,14 @@ import posixpath
 from collections.abc import Callable
 
 from mwheel.audit.context import WheelContext
+from mwheel.audit.findings import Finding
 from mwheel.audit.linux import check_policy, elf_binaries, requirements
+from mwheel.audit.linux_libc import libc_of
 from mwheel.audit.linux_resolve import expand_origin, search_dirs
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
 from mwheel.errors import RepairError, TagError
-from mwheel.policies import linux_policies, policy_for
+from mwheel.policies import LinuxPolicy, linux_policies, policy_for
 from mwheel.repair.graft import file_sha256, graftable, hashed_name
 from mwheel.repair.model import FileEdit, Graft, PlatformPlan, RepairOptions
 from mwheel.tags import PlatformTag, names_with_aliases
@@ -217,9 +219,34 @@ class LinuxPlanner:
                 chosen = target
             else:
                 chosen = best.tag(arch) if best.version <= policy.version else target
+        elif best is not None:
+            chosen = best.tag(arch)
         else:
-            chosen = best.tag(arch) if best else PlatformTag("linux", None, arch)
+            raise RepairError(_unreachable(ctx.label, family, arch, results))
         tags = [chosen.name] if options.only_plat else names_with_aliases(chosen)
+        elfs = elf_binaries(ctx)
+        neutral = not any(libc_of(m, b) for m, b in elfs.items())
+        other_family = "musllinux" if family == "manylinux" else "manylinux"
+        # Static executables need no libc: they keep a claimed tag of the other family too,
+        # at that family's best policy.
+        if (
+            neutral
+            and options.plat == "auto"
+            and not options.only_plat
+            and any(c.family == other_family for c in ctx.claimed)
+        ):
+            other = next(
+                (
+                    p
+                    for p in linux_policies()[other_family]
+                    if p.preferred and not check_policy(after, p, arch)
+                ),
+                None,
+            )
+            if other is not None:
+                extra = names_with_aliases(other.tag(arch))
+                # manylinux first, as wheels built for both name them.
+                tags = extra + tags if other_family == "manylinux" else tags + extra
         for claimed in ctx.claimed:
             if (
                 claimed.family in ("manylinux", "musllinux")
@@ -227,7 +254,13 @@ class LinuxPlanner:
                 and claimed.legacy_name not in tags
             ):
                 policy = policy_for(claimed)
+                if claimed.family != family and not neutral:
+                    libc = "musl" if family == "musllinux" else "glibc"
+                    notes.append(f"dropped claimed tag {claimed.name}: the binaries are for {libc}")
+                    continue
                 problems = dict(results).get(policy, []) if policy else []
+                if claimed.family != family and policy is not None:
+                    problems = check_policy(after, policy, arch)
                 if problems or policy is None or claimed.arch != arch:
                     reason = f": {problems[0].message}" if problems else ""
                     notes.append(f"dropped claimed tag {claimed.name}{reason}")
@@ -236,6 +269,21 @@ class LinuxPlanner:
                         f"replaced claimed tag {claimed.name} by the more compatible {tags[0]}"
                     )
         return tags, notes
+
+
+def _unreachable(
+    label: str, family: str, arch: str, results: list[tuple[LinuxPolicy, list[Finding]]]
+) -> str:
+    """Why no policy is reachable: a repair writes no wheel PyPI would refuse (linux_*)
+    unless the user asks for that tag."""
+    hint = f"pass --plat linux_{arch} to write a linux_{arch} wheel anyway (PyPI refuses it)"
+    candidates = [(p, v) for p, v in results if arch in p.architectures]
+    if not candidates:
+        return f"{label}: no {family} tag exists for {arch}; {hint}"
+    newest, problems = candidates[-1]
+    shown = "; ".join(f"{f.member}: {f.message}" for f in problems[:3])
+    more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+    return f"{label}: no {family} tag is reachable, not even {newest.name}: {shown}{more}; {hint}"
 
 
 def _inside_wheel(path: str) -> bool:
