@@ -158,12 +158,15 @@ class WheelArchive:
             self.fd = -1
 
     def check_unchanged(self) -> None:
-        """Refuse if the open file was written to since it was opened (same inode, new bytes)."""
-        now = os.fstat(self.fd)
-        if (now.st_size, now.st_mtime_ns, now.st_ctime_ns) != (
-            self._stat.st_size,
-            self._stat.st_mtime_ns,
-            self._stat.st_ctime_ns,
+        """Refuse if the open file was written to since it was opened (same inode, new bytes).
+
+        A new file renamed over the path is no change: this handle still reads the old
+        inode. Unlinking changes its ctime too, so ctime counts only while the link count
+        holds (it catches a write whose mtime was then set back).
+        """
+        now, then = os.fstat(self.fd), self._stat
+        if (now.st_size, now.st_mtime_ns) != (then.st_size, then.st_mtime_ns) or (
+            now.st_nlink == then.st_nlink and now.st_ctime_ns != then.st_ctime_ns
         ):
             raise WheelError(f"{self.label}: the file changed while it was being read")
 

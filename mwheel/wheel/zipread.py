@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mwheel.errors import InputError, WheelError
-from mwheel.wheel.inflate import DEFLATE
+from mwheel.wheel.inflate import DEFLATE, Deflate
 
 CHUNK = 1 << 20
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
@@ -223,19 +223,24 @@ def _check_descriptor(
 
 
 def inflate(
-    fd: int, entry: ZipEntry, label: str, first: int = CHUNK, chunk: int = CHUNK
+    fd: int,
+    entry: ZipEntry,
+    label: str,
+    first: int = CHUNK,
+    chunk: int = CHUNK,
+    impl: Deflate = DEFLATE,
 ) -> Iterator[bytes]:
     """The member's bytes in blocks of at most ``chunk`` (the first at most ``first``).
 
     The output never exceeds the declared size, whatever the compressed bytes say, and
-    the CRC is checked at the end.
+    the CRC is checked at the end. ``impl``: the deflate implementation (tests compare).
     """
     name = entry.name
     crc = 0
     produced = 0
     remaining = entry.compressed_size
     pos = entry.data_offset
-    crc32 = DEFLATE.crc32
+    crc32 = impl.crc32
     if entry.method == zipfile.ZIP_STORED:
         if entry.compressed_size != entry.size:
             raise WheelError(f"{label}: member {name} is stored with two different sizes")
@@ -251,7 +256,7 @@ def inflate(
             yield data
             want = chunk
     elif entry.method == zipfile.ZIP_DEFLATED:
-        d = DEFLATE.decompressobj(-15)
+        d = impl.decompressobj(-15)
         want = first
         pending = b""
         while True:
