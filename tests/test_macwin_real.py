@@ -90,6 +90,8 @@ def test_interpreter_dlls_by_tag() -> None:
         ("cp311", "cp311d"): {"python3_d.dll", "python311_d.dll"},
         ("pp310", "pypy310_pp73"): {"libpypy3.10-c.dll", "libpypy3-c.dll"},
         ("graalpy311", "graalpy242_311_native"): {"python-native.dll"},
+        ("cp37", "cp37m"): {"python3.dll", "python37.dll"},
+        ("cp27", "cp27m"): {"python3.dll", "python27.dll"},
     }
     for (interpreter, abi), dlls in cases.items():
         assert policy.python_dlls((interpreter,), (abi,)) == frozenset(dlls), abi
