@@ -122,3 +122,19 @@ def test_delocate_fakepkg_rpath(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     # module2 is x86_64 only: the universal2 claim becomes x86_64, as delocate's output name.
     assert result.plan.platform_tags == ("macosx_10_9_x86_64",)
     assert result.report.compliant
+
+
+def test_bare_install_name_says_where_dyld_looks(tmp_path: Path) -> None:
+    lib = dylib("dep_lib.c", "libmwbare.dylib", ARM64_11, "libmwbare.dylib")
+    ext = extension("dep_ext.c", ARM64_11, [lib])
+    wheel = make_wheel(
+        tmp_path,
+        "mwrel",
+        "1.0",
+        "cp311-cp311-macosx_11_0_arm64",
+        {"mwrel/__init__.py": b"", EXT: ext},
+    )
+    [finding] = [f for f in audit_wheel(wheel).findings if f.severity == "error"]
+    assert finding.code == "library-not-found"
+    assert "libmwbare.dylib is a bare file name" in finding.message
+    assert "DYLD_FALLBACK_LIBRARY_PATH" in finding.message

@@ -361,6 +361,12 @@ def _cwd_note(holder: Binary, name: str) -> str:
         relative = []
     if not relative:
         return ""
+    if relative == [name] and "/" not in name:
+        return (
+            f"; the install name {name} is a bare file name: dyld looks for it in the current "
+            "directory and DYLD_FALLBACK_LIBRARY_PATH (~/lib, /usr/local/lib, /usr/lib), "
+            "never in the wheel"
+        )
     what = "install name" if relative == [name] else "LC_RPATH"
     return (
         f"; the {what} {', '.join(relative)} is relative: dyld resolves it against the "
