@@ -69,7 +69,7 @@ def edit_elf(path: Path, edit: FileEdit) -> None:
                     f.write(chunk)
     except OSError as exc:
         raise RepairError(f"{edit.member}: cannot edit ELF file: {exc}") from None
-    except (struct.error, ValueError, OverflowError) as exc:
+    except (struct.error, ValueError, OverflowError, IndexError) as exc:
         raise RepairError(f"{edit.member}: cannot edit ELF file: {exc}") from None
 
 
@@ -173,14 +173,15 @@ def _section_writes(elf: ElfFile, updates: dict[int, tuple[int, int, int]]) -> W
         return writes
     word = "Q" if elf.lay.wide else "I"
     step = elf.lay.sym_size
-    for sec in elf.shdrs:
+    for index, sec in enumerate(elf.shdrs):
         if sec.type not in (SHT_DYNSYM, SHT_SYMTAB):
             continue
         raw = elf.read(sec.offset, sec.size, "symbol table")
+        base = updates[index][0] if index in updates else sec.offset  # .dynsym may move too
         for pos in range(0, len(raw) - step + 1, step):
             _name, shndx, value = elf.lay.sym(raw, pos)
             if shndx in moved:
                 old_addr, new_addr = moved[shndx]
-                at = elf.lay.sym_value_at(sec.offset + pos)
+                at = elf.lay.sym_value_at(base + pos)
                 writes.append((at, struct.pack(elf.lay.endian + word, value - old_addr + new_addr)))
     return writes

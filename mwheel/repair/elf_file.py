@@ -235,8 +235,9 @@ class ElfFile:
         for s in self.shdrs:
             if s.type == SHT_DYNSYM and s.link == self.dynstr_section:
                 raw = self.read(s.offset, s.size, ".dynsym")
-                step = self.lay.sym_size
-                refs += [self.lay.sym(raw, i)[0] for i in range(0, len(raw) - step + 1, step)]
+                step = self.lay.sym_size  # st_name is the first word of either layout
+                fmt = f"{self.lay.endian}I{step - 4}x"
+                refs += [e[0] for e in struct.iter_unpack(fmt, raw[: len(raw) - len(raw) % step])]
         refs += self._version_name_refs(values)
         return refs
 

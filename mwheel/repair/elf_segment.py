@@ -148,7 +148,8 @@ def new_segment(
                 p.offset, p.vaddr, p.paddr = p.offset + doff, p.vaddr + dv, p.paddr + dv
         for i, s in enumerate(elf.shdrs):
             if s.size and s.type != SHT_NOBITS and lo <= s.offset < hi:
-                shdr_updates[i] = (s.offset + doff, s.addr + dv, s.size)
+                size_now = shdr_updates.get(i, (0, 0, s.size))[2]  # .dynstr may have grown
+                shdr_updates[i] = (s.offset + doff, s.addr + dv, size_now)
         vlo, vhi = old_vaddr, old_vaddr + hi - lo
         entries = [(t, v + dv if t in _ADDRESS_TAGS and vlo <= v < vhi else v) for t, v in entries]
     move_dynamic = len(entries) + 1 > elf.dyn_slots
