@@ -308,3 +308,19 @@ def test_function_defined_by_a_bundled_library_is_not_musls(tmp_path: Path) -> N
     assert report.compliant, report.findings
     assert report.best_tag == "musllinux_1_1_x86_64"
     assert not [f for f in report.findings if f.code == "symbol-too-new"]
+
+
+def test_musl_export_data_agrees_with_the_introduced_symbols() -> None:
+    """Every function a musl 1.2.x release introduced is exported by the newest musl (the
+    export list of policies/musl_exports.json), and no glibc-only name is a musl export."""
+    from mwheel.audit.linux_libc import glibc_only, musl_exports
+
+    newest = linux_policies()["musllinux"][-1]
+    for arch in newest.architectures:
+        exports = musl_exports(arch)
+        assert exports, arch
+        assert newest.introduced_symbols.get(arch, frozenset()) <= exports, arch
+        assert not exports & glibc_only(arch), arch
+    assert {"__printf_chk", "__cxa_thread_atexit_impl"} <= glibc_only("x86_64")
+    # musl's loader binds the LFS64 names (fopen64) since 1.2.4; older musl exported them.
+    assert "fopen64" not in glibc_only("x86_64")

@@ -32,6 +32,12 @@ _MACHINES = {
     "ppc64": 21,
     "s390x": 22,
     "armv7l": 40,
+    "armv6l": 40,
+    "armv5tejl": 40,
+    "armv5tel": 40,
+    "armv5tl": 40,
+    "armv4tl": 40,
+    "armv4l": 40,
     "riscv64": 243,
     "loongarch64": 258,
 }
