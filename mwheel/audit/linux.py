@@ -23,7 +23,7 @@ from mwheel.binary.model import Binary
 from mwheel.policies import LinuxPolicy, linux_policies, policy_for
 from mwheel.tags import PlatformTag
 
-__all__ = ["LinuxRules", "check_policy", "elf_binaries", "requirements"]
+__all__ = ["LinuxRules", "check_policy", "elf_binaries", "no_policy_reason", "requirements"]
 
 
 class LinuxRules:
@@ -100,7 +100,7 @@ class LinuxRules:
             policy = policy_for(tag)
             if policy is None:
                 findings.append(
-                    Finding("unknown-platform-tag", None, _no_policy_why(tag), tag=tag.name)
+                    Finding("unknown-platform-tag", None, no_policy_reason(tag), tag=tag.name)
                 )
                 honoured[tag.name] = False
                 continue
@@ -259,7 +259,7 @@ def _relr_warnings(
     return out
 
 
-def _no_policy_why(tag: PlatformTag) -> str:
+def no_policy_reason(tag: PlatformTag) -> str:
     """Why no policy defines ``tag``: where that family's tags for the architecture start."""
     first = next(
         (p for p in linux_policies().get(tag.family, ()) if tag.arch in p.architectures), None

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding
-from mwheel.audit.linux import check_policy, elf_binaries, requirements
+from mwheel.audit.linux import check_policy, elf_binaries, no_policy_reason, requirements
 from mwheel.audit.linux_libc import libc_of
 from mwheel.audit.linux_resolve import expand_origin, search_dirs
 from mwheel.audit.verdict import PlatformVerdict
@@ -199,7 +199,9 @@ class LinuxPlanner:
                 raise TagError(f"--plat: unknown platform tag {options.plat!r}") from None
             policy = policy_for(target) if target.family != "linux" else None
             if target.family != "linux" and policy is None:
-                raise TagError(f"--plat: unknown platform tag {target.name}: no policy defines it")
+                raise TagError(
+                    f"--plat: unknown platform tag {target.name}: {no_policy_reason(target)}"
+                )
             if target.arch != arch:
                 raise RepairError(
                     f"{ctx.label}: --plat {target.name} is for {target.arch}, "
