@@ -69,7 +69,7 @@ def edit_elf(path: Path, edit: FileEdit) -> None:
                     f.write(chunk)
     except OSError as exc:
         raise RepairError(f"{edit.member}: cannot edit ELF file: {exc}") from None
-    except (struct.error, ValueError, OverflowError, IndexError) as exc:
+    except (struct.error, ValueError, OverflowError, IndexError, MemoryError) as exc:
         raise RepairError(f"{edit.member}: cannot edit ELF file: {exc}") from None
 
 

@@ -197,7 +197,9 @@ def new_segment(
     phoff_at, phnum_at = (32, 56) if lay.wide else (28, 44)
     writes.append((phoff_at, phoff.to_bytes(lay.word, "little" if lay.endian == "<" else "big")))
     writes.append((phnum_at, len(phdrs).to_bytes(2, "little" if lay.endian == "<" else "big")))
-    if offset > elf.size:
-        writes.append((elf.size, bytes(offset - elf.size)))
+    # Writing past the end fills the gap with zeros; a gap larger than the file means
+    # address fields no linker would write.
+    if offset - elf.size > max(elf.size, 1 << 24):
+        raise elf.fail(f"the new segment would start {offset - elf.size} bytes past the end")
     writes.append((offset, bytes(segment)))
     return writes
