@@ -158,9 +158,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mwheel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_audit_parser(sub)
-    from mwheel.repair.cli import add_repair_parser
+    if command is None or command == "repair":
+        from mwheel.repair.cli import add_repair_parser
 
-    add_repair_parser(sub, _add_lookup_options)
+        add_repair_parser(sub, _add_lookup_options)
+    else:
+        sub.add_parser("repair", help="(see mwheel repair --help)")
     if command is None or command in BUILD_COMMANDS:
         from mwheel.build.cli import add_build_parser
 

@@ -315,12 +315,28 @@ def _with_forbidden_newer(policies: tuple[LinuxPolicy, ...]) -> tuple[LinuxPolic
 
 @cache
 def linux_policies() -> MappingProxyType[str, tuple[LinuxPolicy, ...]]:
-    """Every Linux policy by family, oldest (most compatible) first. Loaded once."""
-    out: dict[str, tuple[LinuxPolicy, ...]] = {}
-    for family in ("manylinux", "musllinux"):
-        text = resources.files(__package__).joinpath(f"{family}.json").read_text("utf-8")
-        out[family] = parse_policy_file(json.loads(text), f"{family}.json")
-    return MappingProxyType(out)
+    """Every Linux policy by family, oldest (most compatible) first. Loaded once.
+
+    Parsing and validating the data costs more than auditing a small wheel, so the
+    validated result is kept in the user's cache, keyed by the data and this loader
+    (``mwheel/precomputed.py``): later runs read it back without parsing.
+    """
+    from pathlib import Path
+
+    from mwheel.precomputed import precomputed
+
+    texts = {
+        family: resources.files(__package__).joinpath(f"{family}.json").read_bytes()
+        for family in ("manylinux", "musllinux")
+    }
+
+    def parse() -> MappingProxyType[str, tuple[LinuxPolicy, ...]]:
+        return MappingProxyType(
+            {f: parse_policy_file(json.loads(t), f"{f}.json") for f, t in texts.items()}
+        )
+
+    sources = [Path(__file__).read_bytes(), *texts.values()]
+    return precomputed("linux-policies", sources, parse, (LinuxPolicy, Introduction))
 
 
 def policy_for(tag: PlatformTag) -> LinuxPolicy | None:
