@@ -400,3 +400,35 @@ def test_real_wheel_libraries_edited_like_patchelf_and_still_load(
                 assert loaded.returncode == 0, (info.filename, loaded.stderr)
                 checked += 1
     assert checked > 40
+
+
+def test_corrupted_files_give_a_repair_error_and_stay_unchanged(tmp_path: Path) -> None:
+    """Seeded byte flips in the headers and the dynamic section: the editor either edits
+    or raises RepairError before writing anything; never another exception."""
+    import random
+
+    pair = build_pair("gcc-x86_64", tmp_path)
+    base = pair.exe.read_bytes()
+    with open(pair.exe, "rb") as f:
+        dynamic = next(s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_DYNAMIC")
+        dyn_lo, dyn_hi = dynamic["p_offset"], dynamic["p_offset"] + dynamic["p_filesz"]
+    rng = random.Random(17)
+    edit = FileEdit(
+        member="exe", format="elf", replace=(("libmwedit.so", LONG),), rpaths=("$ORIGIN/l",)
+    )
+    errors = 0
+    for _ in range(300):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.choice([rng.randrange(0x400), rng.randrange(dyn_lo, dyn_hi)])
+            data[pos] = rng.randrange(256)
+        path = tmp_path / "fuzzed"
+        path.write_bytes(bytes(data[: rng.randrange(len(data))] if rng.random() < 0.1 else data))
+        before = path.read_bytes()
+        try:
+            edit_elf(path, edit)
+        except RepairError as exc:
+            assert str(exc).startswith("exe: cannot edit ELF file")
+            assert path.read_bytes() == before
+            errors += 1
+    assert errors > 0
