@@ -30,11 +30,13 @@ from mwheel.errors import WheelError
 from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
 from mwheel.wheel.zipread import (
     CHUNK,
+    PIPELINE_MIN_BYTES,
     PreadFile,
     ZipEntry,
     check_local_headers,
     inflate,
     open_regular,
+    pipelined,
     raw_blocks,
 )
 
@@ -349,7 +351,10 @@ class WheelArchive:
         entry = self.record.get(name)
         hasher = entry.new_hasher() if entry else None
         size = 0
-        for data in self._inflate(name, first, chunk):
+        blocks = self._inflate(name, first, chunk)
+        if self.members[name].size >= PIPELINE_MIN_BYTES and (os.cpu_count() or 1) > 1:
+            blocks = pipelined(blocks)
+        for data in blocks:
             size += len(data)
             if hasher:
                 hasher.update(data)
