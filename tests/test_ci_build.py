@@ -1,10 +1,12 @@
 """The generated jobs' own steps, run here where this machine can run them.
 
-For each Linux build target whose Rust standard library is installed (on this machine:
-x86_64-unknown-linux-gnu; the others need ``rustup target add``, which needs the network),
-the "Install the Rust target" and "Build wheels" steps are taken from the generated YAML
-and run with bash, with the matrix values in the environment as GitHub sets them; the
-sdist job's step likewise. The wheels must carry the job's tag and pass ``mwheel audit``.
+For each Linux build target whose Rust standard library is installed through rustup (on
+this machine: x86_64-unknown-linux-gnu), the "Install the Rust target" and "Build wheels"
+steps are taken from the generated YAML and run with bash, with the matrix values in the
+environment as GitHub sets them. Targets rustup cannot add offline but Debian's rustc has
+(aarch64 here, ``libstd-rust-dev:arm64``) run the "Build wheels" step with ``RUSTC`` set:
+the same ``mwheel build --target ... --zig --compatibility ...`` line. The sdist job's step
+likewise. The wheels must carry the job's tag and pass ``mwheel audit``.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from mwheel.audit import audit_wheel
 needs_cargo = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 TARGET_DIR = Path.home() / ".cache" / "mwheel-cargo-target-ci"
 TAGS = {"manylinux": "manylinux_2_17", "musllinux": "musllinux_1_2"}
+DEBIAN_RUSTC = Path("/usr/bin/rustc")
+# Cross builds run for the crates that compile once per target (bin, abi3): a version-specific
+# crate cross-built with --find-interpreter compiles once per shipped CPython version.
+CROSS_CRATES = ("bin-hello", "pyo3-abi3")
 
 
-def installed_targets() -> set[str]:
+def rustup_targets() -> set[str]:
     if shutil.which("rustup") is None:
         return set()
     proc = subprocess.run(
@@ -34,9 +40,19 @@ def installed_targets() -> set[str]:
     return set(proc.stdout.split())
 
 
-def run_step(step: dict[str, Any], entry: dict[str, str], cwd: Path) -> None:
+def debian_targets() -> set[str]:
+    """Targets of Debian's rustc (``libstd-rust-dev:<arch>``), the cross-compiling issue's
+    toolchain: the job's rustup step does not apply, ``RUSTC`` points cargo at it."""
+    if not DEBIAN_RUSTC.is_file():
+        return set()
+    return {p.name for p in Path("/usr/lib/rustlib").iterdir() if (p / "lib").is_dir()}
+
+
+def run_step(
+    step: dict[str, Any], entry: dict[str, str], cwd: Path, extra: dict[str, str] | None = None
+) -> None:
     """Run a ``run:`` step as the runner would: bash, ``${{ matrix.x }}`` env values filled."""
-    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET_DIR), CARGO_BUILD_JOBS="2")
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET_DIR), CARGO_BUILD_JOBS="2", **(extra or {}))
     for key, value in step.get("env", {}).items():
         matrix_key = value.removeprefix("${{ matrix.").removesuffix(" }}")
         env[key] = entry[matrix_key] if value.startswith("${{ matrix.") else value
@@ -57,36 +73,45 @@ def steps_named(job: dict[str, Any], *names: str) -> list[dict[str, Any]]:
 
 @needs_cargo
 @pytest.mark.slow
-@pytest.mark.parametrize("crate", ["bin-hello", "pyo3-plain", "sub"])
+@pytest.mark.parametrize("crate", ["bin-hello", "pyo3-abi3", "pyo3-plain", "sub"])
 def test_linux_build_steps_run(crate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo, manifest_args = make_repo(tmp_path, crate)
-    doc = load(
-        generate(
-            repo, [*manifest_args, "--platform", "linux", "musllinux"], monkeypatch
-        ).read_text()
-    )
-    here = installed_targets()
+    args = [*manifest_args, "--platform", "linux", "musllinux"]
+    doc = load(generate(repo, args, monkeypatch).read_text())
+    rustup, debian = rustup_targets(), debian_targets()
     ran = []
     for platform, tag in TAGS.items():
         job = doc["jobs"][platform]
         for entry in job["strategy"]["matrix"]["include"]:
-            if entry["triple"] not in here:
+            triple = entry["triple"]
+            if triple in rustup:
+                steps = steps_named(job, "Install the Rust target", "Build wheels")
+                extra = {}
+            elif triple in debian and crate in CROSS_CRATES:
+                steps = steps_named(job, "Build wheels")
+                extra = {"RUSTC": str(DEBIAN_RUSTC)}
+            else:
                 continue
             dist = repo / "dist"
             shutil.rmtree(dist, ignore_errors=True)
-            for step in steps_named(job, "Install the Rust target", "Build wheels"):
-                run_step(step, entry, repo)
+            for step in steps:
+                run_step(step, entry, repo, extra)
             wheels = sorted(dist.glob("*.whl"))
             assert wheels, f"{platform}/{entry['target']}: no wheel in dist"
             for wheel in wheels:
-                arch = entry["triple"].split("-")[0]
+                arch = {"powerpc64le": "ppc64le", "armv7": "armv7l"}.get(
+                    triple.split("-")[0], triple.split("-")[0]
+                )
                 assert f"{tag}_{arch}" in wheel.name, wheel.name
                 report = audit_wheel(wheel)
                 assert not [f for f in report.findings if f.severity == "error"], wheel.name
             ran.append(f"{platform}/{entry['target']}")
     if not ran:
-        pytest.skip(f"no Linux target of the workflow is installed here ({sorted(here)})")
-    assert "manylinux/x86_64" in ran or "x86_64-unknown-linux-gnu" not in here
+        pytest.skip(f"no Linux target of the workflow is installed here ({sorted(rustup)})")
+    if "x86_64-unknown-linux-gnu" in rustup:
+        assert "manylinux/x86_64" in ran
+    if "aarch64-unknown-linux-gnu" in debian and crate in CROSS_CRATES:
+        assert "manylinux/aarch64" in ran
 
 
 @pytest.mark.parametrize("crate", ["bin-hello", "sub"])
