@@ -12,9 +12,15 @@ Where the facts come from:
 * PEP 656 (``musllinux_<musl major>_<musl minor>``) and musl's dynamic loader naming
   (``ld-musl-<ldso arch>.so.1``); Alpine names musl's soname ``libc.musl-<arch>.so.1``.
 * glibc: the ``GLIBC_x.y`` symbol version nodes each release defines per architecture, and the
-  release that first supported each architecture (aarch64 2.17; riscv64 2.27; the armhf loader
-  ``ld-linux-armhf.so.3`` 2.16; ppc64le's ABI baseline node is ``GLIBC_2.17``; s390x since 2.2).
-  ``GLIBC_ABI_DT_RELR`` appeared in glibc 2.36.
+  release that first supported each architecture (aarch64 2.17; riscv64 2.27; loongarch64 2.36,
+  loader ``ld-linux-loongarch-lp64d.so.1``; the armhf loader ``ld-linux-armhf.so.3`` 2.16;
+  ppc64le's ABI baseline node is ``GLIBC_2.17``; big-endian ppc64 (ELFv1, ``ld64.so.1``) and
+  s390x since 2.2/2.3). ``GLIBC_ABI_DT_RELR`` appeared in glibc 2.36, the first glibc whose
+  loader applies DT_RELR; musl's loader applies it from 1.2.4 (musl's WHATSNEW).
+* packaging's ``_manylinux``/``_musllinux`` (what pip installs): manylinux tags below 2_17 only
+  on x86_64 and i686, and only for the architectures it lists; each policy's architectures
+  start where both glibc and pip allow (``INSTALLABLE_*`` below, copied into the JSON so the
+  loader can refuse a policy that offers a tag no installer picks).
 * GCC: the libstdc++ ABI documentation (``GLIBCXX_3.4.x`` / ``CXXABI_1.3.x`` per GCC release)
   and libgcc's ``GCC_x.y.z`` nodes (libgcc-std.ver plus the per-target version scripts).
 * What the manylinux baseline images actually ship (libstdc++, libgcc_s, libatomic, zlib) and
