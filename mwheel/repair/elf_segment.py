@@ -10,9 +10,9 @@ dynamic tags and symbols follow by one displacement. Only when something else li
 does the table itself move to the new segment (with PT_PHDR), as a last resort.
 
 The segment lies above every other one in memory, is listed after the last PT_LOAD (loaders
-size the mapping from the first and last), and its address is congruent to its offset
-modulo the largest LOAD alignment and 64 KiB (aarch64 and ppc64le kernels may use 64 KiB
-pages). It is writable only when ``.dynamic`` moves there (ld.so writes DT_DEBUG).
+size the mapping from the first and last), has the largest alignment of the others, and its
+address is congruent to its offset modulo that and 64 KiB (aarch64 and ppc64le kernels may
+use 64 KiB pages). It is writable only when ``.dynamic`` moves there (ld.so writes DT_DEBUG).
 """
 
 from __future__ import annotations
@@ -116,16 +116,18 @@ def new_segment(
     top = max(p.vaddr + p.memsz for p in loads)
     offset = _align(elf.size, 16)
     is_program = any(p.type == PT_INTERP for p in elf.phdrs)
+    # The file's own alignment, so loaders align it as before; the address is congruent
+    # to the offset modulo 64 KiB as well, so the segment maps on every page size.
+    align = max(p.align for p in loads) or 1
     if move_phdrs and is_program:
         # The kernel will find the headers at load address + e_phoff (before Linux 5.18).
         first = min(loads, key=lambda p: p.vaddr)
         delta = first.vaddr - first.offset
-        align = max(p.align for p in loads) or 1
         offset = _align(max(offset, _align(top, align) - delta), 16)
         vaddr = offset + delta
     else:
-        align = max([_MAX_PAGE] + [p.align for p in loads])
-        vaddr = _align(top, align) + offset % align
+        page = max(_MAX_PAGE, align)
+        vaddr = _align(top, page) + offset % page
     phdrs = [replace(p) for p in elf.phdrs]
     phdr_size = (len(phdrs) + 1) * elf.phentsize
     size = phdr_size if move_phdrs else 0
