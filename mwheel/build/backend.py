@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import shlex
 import sys
@@ -38,6 +39,8 @@ def _hook(func: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(func)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        # Warnings (a [tool.maturin] key mwheel ignores, ...) reach the frontend's output.
+        logging.basicConfig(format="mwheel: warning: %(message)s", stream=sys.stderr)
         try:
             return func(*args, **kwargs)
         except MwheelError as exc:
@@ -63,7 +66,12 @@ def _extra_args(config_settings: ConfigSettings) -> list[str]:
     return args
 
 
-def backend_options(out_dir: str, config_settings: ConfigSettings) -> BuildOptions:
+def backend_options(
+    out_dir: str, config_settings: ConfigSettings, editable: bool = False
+) -> BuildOptions:
+    """Local builds are release builds tagged ``linux_<arch>`` (maturin's PEP 517 defaults),
+    unless the arguments or the configuration say otherwise: ``profile``, ``compatibility``,
+    and for editables ``editable-profile``."""
     parser = _Parser(prog="mwheel-backend", add_help=False)
     add_build_options(parser)
     args = parser.parse_args(_extra_args(config_settings))
@@ -73,12 +81,17 @@ def backend_options(out_dir: str, config_settings: ConfigSettings) -> BuildOptio
 
     tool = load_pyproject(Path.cwd() / "pyproject.toml").tool
     compat = opts.compatibility or tool.compatibility or ("linux",)
+    profile = opts.profile
+    if editable and not profile_given and tool.editable_profile:
+        profile = tool.editable_profile
     return replace(
         opts,
         out_dir=Path(out_dir),
         project_dir=Path.cwd(),
-        release=opts.release or not (profile_given or tool.profile),
+        release=opts.release or not (profile_given or tool.profile or profile),
+        profile=profile,
         compatibility=compat,
+        editable=editable,
     )
 
 
@@ -117,8 +130,7 @@ def build_editable(
 ) -> str:
     from mwheel.build import build_wheels
 
-    opts = replace(backend_options(wheel_directory, config_settings), editable=True)
-    return build_wheels(opts)[0].name
+    return build_wheels(backend_options(wheel_directory, config_settings, editable=True))[0].name
 
 
 @_hook

@@ -5,8 +5,10 @@ grafted libraries that ``repair`` adds (``mwheel.repair.sbom``). Everything come
 ``cargo metadata`` document the build already read: the packages reachable from the built
 crate through normal and build dependencies (dev-dependencies never reach the binary), their
 licences and sources, the dependency graph, and the SHA-256 checksums Cargo.lock records for
-registry crates. No timestamp or random serial number is written, so the same inputs give
-the same bytes (reproducible wheels).
+registry crates. No timestamp or random serial number is written, and references are purls
+(``pkg:cargo/name@version``) rather than cargo's package ids, which hold the absolute path of
+local crates: the same inputs give the same bytes wherever they are built (a wheel built
+from the unpacked sdist equals the tree's).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _purl(pkg: dict[str, Any]) -> str:
 def _component(pkg: dict[str, Any], kind: str, checksum: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": kind,
-        "bom-ref": pkg["id"],
+        "bom-ref": _purl(pkg),
         "name": pkg["name"],
         "version": pkg["version"],
         "scope": "required",
@@ -103,6 +105,10 @@ def rust_sbom(crate: Crate, kind: str = "library") -> bytes:
         for pid in sorted(graph, key=lambda i: (packages[i]["name"], packages[i]["version"]))
         if pid != crate.package_id and pid in packages
     ]
+
+    def ref(pid: str) -> str:
+        return _purl(packages[pid]) if pid in packages else pid
+
     doc = {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
@@ -114,9 +120,14 @@ def rust_sbom(crate: Crate, kind: str = "library") -> bytes:
             "component": _component(crate.package, kind, None),
         },
         "components": components,
-        "dependencies": [
-            {"ref": pid, "dependsOn": deps} if deps else {"ref": pid}
-            for pid, deps in sorted(graph.items())
-        ],
+        "dependencies": sorted(
+            (
+                {"ref": ref(pid), "dependsOn": sorted(ref(d) for d in deps)}
+                if deps
+                else {"ref": ref(pid)}
+                for pid, deps in graph.items()
+            ),
+            key=lambda d: str(d["ref"]),
+        ),
     }
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")

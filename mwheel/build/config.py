@@ -221,6 +221,8 @@ def parse_table(table: Any, name: str, warnings: list[str]) -> dict[str, Any]:
         key = known["aliases"].get(key, key)
         check = _KEYS.get(key)
         if check is None:
+            if value in known["silent"].get(key, []):
+                continue
             if key in known["accepted"]:
                 warnings.append(
                     f"[tool.{name}] {key}: not implemented by mwheel, ignored "

@@ -196,10 +196,8 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         return dynamic is None or field in dynamic
 
     name = str(project.get("name") or crate.name)
-    version_text = project.get("version") or (crate.version if from_cargo("version") else None)
-    if not version_text:
-        raise ConfigError(f"{where}: [project] has no version and dynamic does not name it")
-    version = _pep440(str(version_text), where)
+    # A missing version is Cargo's even when dynamic forgets it: maturin is lenient there.
+    version = _pep440(str(project.get("version") or crate.version), where)
     headers: list[tuple[str, str]] = []
     headers += [("Classifier", str(c)) for c in project.get("classifiers", [])]
     headers += [("Requires-Dist", _requirement(str(d))) for d in project.get("dependencies", [])]
