@@ -36,6 +36,9 @@ MACHINES: dict[int, tuple[str, str]] = {
     0x14C: ("IMAGE_FILE_MACHINE_I386", "x86"),
     0x8664: ("IMAGE_FILE_MACHINE_AMD64", "x86_64"),
     0xAA64: ("IMAGE_FILE_MACHINE_ARM64", "arm64"),
+    # Emulation-compatible ARM64 code: loads only into x64 processes on ARM64 Windows, so
+    # it is neither a win_arm64 nor a win_amd64 binary (ARM64X hybrids say ARM64 here).
+    0xA641: ("IMAGE_FILE_MACHINE_ARM64EC", "arm64ec"),
     0x1C4: ("IMAGE_FILE_MACHINE_ARMNT", "arm"),
     0x200: ("IMAGE_FILE_MACHINE_IA64", "ia64"),
 }

@@ -33,6 +33,7 @@ FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "windows"
 TARGETS = {
     "x86_64": ("x86_64-windows-gnu", "i386:x86-64", "win_amd64"),
     "x86": ("x86-windows-gnu", "i386", "win32"),
+    "arm64": ("aarch64-windows-gnu", "arm64", "win_arm64"),
 }
 VERSION = "1.0"
 EXT_VALUE = 420  # ext_value() = (inner_value() + 2) * 10
