@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,57 @@ def test_sdist_step_runs(crate: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
     run_step(step, {}, repo)
     (sdist,) = (repo / "dist").glob("*.tar.gz")
     assert sdist.name.startswith(("bin_hello-1.0.0", "pyo3_mixed-0.3.0"))
+
+
+SMOKE_TESTS = {
+    "pyo3-plain": "import pyo3_plain\n\n\ndef test_add():\n    assert pyo3_plain.add(2, 3) == 5\n",
+    "bin-hello": (
+        "import subprocess\n\n\ndef test_runs():\n"
+        "    out = subprocess.run(['bin-hello', 'x'], capture_output=True, text=True).stdout\n"
+        "    assert out == 'bin-hello says x\\n'\n"
+    ),
+}
+
+
+@needs_cargo
+@pytest.mark.slow
+@pytest.mark.parametrize("crate", sorted(SMOKE_TESTS))
+def test_linux_test_step_runs(crate: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The x86_64 manylinux job's wheel, installed and tested by the test job's own script
+    (what its container runs), with this machine's Python in place of the image's."""
+    if "x86_64-unknown-linux-gnu" not in rustup_targets():
+        pytest.skip("no x86_64-unknown-linux-gnu rustup target here")
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "-d",
+            str(tmp_path / "p"),
+            "pytest",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip("pytest cannot be downloaded from PyPI here")
+    repo, _ = make_repo(tmp_path, crate)
+    (repo / "tests").mkdir(exist_ok=True)
+    (repo / "tests" / "test_smoke.py").write_text(SMOKE_TESTS[crate])
+    doc = load(generate(repo, ["--platform", "linux", "--pytest"], monkeypatch).read_text())
+    # `python` and `python3.X` are this interpreter, for the build's -f and the test script.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("python", f"python3.{sys.version_info[1]}"):
+        (bindir / name).symlink_to(sys.executable)
+    path = {"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    build = doc["jobs"]["manylinux"]
+    (entry,) = [e for e in build["strategy"]["matrix"]["include"] if e["target"] == "x86_64"]
+    for step in steps_named(build, "Install the Rust target", "Build wheels"):
+        run_step(step, entry, repo, path)
+    (step,) = steps_named(doc["jobs"]["test-manylinux"], "pytest")
+    script = {"run": 'sh -euc "$SCRIPT"', "name": "pytest", "env": step["env"]}
+    run_step(script, {"platform": "linux/amd64", "image": "host"}, repo, path)

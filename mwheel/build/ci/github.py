@@ -25,7 +25,6 @@ foreign architectures, a whole build under QEMU).
 from __future__ import annotations
 
 import json
-import shlex
 
 from mwheel.build.ci.data import Platform, Target, load_actions
 from mwheel.build.ci.plan import WorkflowPlan, python_versions_for
@@ -56,7 +55,12 @@ def _run(name: str, script: list[str], env: dict[str, str] | None = None) -> lis
     lines = [f"      - name: {name}"]
     if env:
         lines.append("        env:")
-        lines += [f"          {k}: {v}" for k, v in env.items()]
+        for key, value in env.items():
+            if "\n" in value:  # a literal block: the script a container runs
+                lines.append(f"          {key}: |")
+                lines += [f"            {v}" for v in value.split("\n")]
+            else:
+                lines.append(f"          {key}: {value}")
     if len(script) == 1:
         lines.append(f"        run: {script[0]}")
     else:
@@ -257,13 +261,20 @@ def _test_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
         "          sudo apt-get update",
         "          sudo apt-get install -y --no-install-recommends qemu-user-static",
     ]
-    env |= {"PLATFORM": "${{ matrix.platform }}", "IMAGE": "${{ matrix.image }}"}
-    inner = ["python -m venv /tmp/venv", ". /tmp/venv/bin/activate", *_install_and_test("python")]
-    script = [
-        'docker run --rm --platform "$PLATFORM" -e PACKAGE -v "$PWD:/io" -w /io "$IMAGE" \\',
-        "  sh -euc " + shlex.quote("\n".join(inner)).replace("\n", "\n    "),
+    inner = [
+        'venv="${TMPDIR:-/tmp}/test-venv"',
+        'python -m venv "$venv"',
+        '. "$venv/bin/activate"',
+        *_install_and_test("python"),
     ]
-    return lines + _run("pytest", "\n".join(script).split("\n"), env)
+    env |= {
+        "PLATFORM": "${{ matrix.platform }}",
+        "IMAGE": "${{ matrix.image }}",
+        # Expanded by the runner's shell as one word, run by the container's sh.
+        "SCRIPT": "\n".join(inner),
+    }
+    docker = 'docker run --rm --platform "$PLATFORM" -e PACKAGE -v "$PWD:/io" -w /io'
+    return lines + _run("pytest", [f'{docker} "$IMAGE" sh -euc "$SCRIPT"'], env)
 
 
 def _sdist_job(plan: WorkflowPlan) -> list[str]:
