@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
         print(exc, file=sys.stderr)
         return 1
     rows, totals, agree, files = [], [0.0, 0.0], 0, 0
+    grown = [0, 0]  # bytes the editors added to the files
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for wheel in wheels:
@@ -94,6 +95,9 @@ def main(argv: list[str]) -> int:
                 subprocess.run([tool, *patchelf_args(edit), str(ref)], check=True)
                 ref_s += time.perf_counter() - start
                 agree += semantics(own) == semantics(ref)
+                size = path.stat().st_size
+                grown[0] += own.stat().st_size - size
+                grown[1] += ref.stat().st_size - size
                 count += 1
                 path.unlink()
             shutil.rmtree(src)
@@ -122,6 +126,7 @@ def main(argv: list[str]) -> int:
     )
     print(table(["wheel", "ELF files", "mwheel s", "patchelf s", "patchelf/mwheel"], rows))
     print(f"same NEEDED/SONAME/RUNPATH/version needs after both editors: {agree}/{files}")
+    print(f"bytes added to the files: mwheel {grown[0]}, patchelf {grown[1]}")
     return 0 if agree == files else 1
 
 

@@ -19,6 +19,7 @@ import pytest
 from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import SymbolTableSection
 from fixturelib.build import Compiler, cache_root, compile_c
 
 from mwheel.binary import read_binary
@@ -138,6 +139,22 @@ def oracle(path: Path) -> Dyn:
     return Dyn(*views[0], verneed_files=files)
 
 
+def symbols_follow_sections(path: Path) -> None:
+    """Every section symbol and ``_DYNAMIC`` still points at its (maybe moved) section."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        for table in elf.iter_sections():
+            if not isinstance(table, SymbolTableSection):
+                continue
+            for sym in table.iter_symbols():
+                shndx = sym["st_shndx"]
+                if not isinstance(shndx, int) or not shndx:
+                    continue
+                section = elf.get_section(shndx)
+                if sym["st_info"]["type"] == "STT_SECTION" or sym.name == "_DYNAMIC":
+                    assert sym["st_value"] == section["sh_addr"], (path, sym.name)
+
+
 def readelf_clean(path: Path) -> None:
     proc = subprocess.run(
         ["readelf", "-W", "-h", "-l", "-S", "-d", "-s", "-V", str(path)],
@@ -196,6 +213,7 @@ def test_long_names_force_a_new_segment(name: str, tmp_path: Path) -> None:
         own, ref = both_editors(path, edit, tmp_path)
         after = oracle(own)
         readelf_clean(own)
+        symbols_follow_sections(own)
         assert phnum(own) == phnum(path) + 1
         expected_needed = tuple(
             dict(edit.replace).get(n, n) for n in before.needed if n not in edit.remove

@@ -178,10 +178,12 @@ def _section_writes(elf: ElfFile, updates: dict[int, tuple[int, int, int]]) -> W
             continue
         raw = elf.read(sec.offset, sec.size, "symbol table")
         base = updates[index][0] if index in updates else sec.offset  # .dynsym may move too
-        for pos in range(0, len(raw) - step + 1, step):
-            _name, shndx, value = elf.lay.sym(raw, pos)
+        # (st_shndx, st_value) of every symbol, decoded in bulk: .symtab may be large.
+        fmt = elf.lay.endian + ("6xHQ8x" if elf.lay.wide else "4xI6xH")
+        for i, fields in enumerate(struct.iter_unpack(fmt, raw[: len(raw) - len(raw) % step])):
+            shndx, value = fields if elf.lay.wide else fields[::-1]
             if shndx in moved:
                 old_addr, new_addr = moved[shndx]
-                at = elf.lay.sym_value_at(base + pos)
+                at = elf.lay.sym_value_at(base + i * step)
                 writes.append((at, struct.pack(elf.lay.endian + word, value - old_addr + new_addr)))
     return writes
