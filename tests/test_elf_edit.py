@@ -450,3 +450,72 @@ def test_corrupted_files_give_a_repair_error_and_stay_unchanged(tmp_path: Path) 
             assert path.read_bytes() == before
             errors += 1
     assert errors > 0
+
+
+def test_file_edited_by_patchelf_is_edited_again(tmp_path: Path) -> None:
+    """A file patchelf already rearranged (its own new segment) takes a second edit."""
+    pair = build_pair("gcc-x86_64", tmp_path)
+    lib, _ = both_editors(pair.lib, FileEdit(member="lib", format="elf", soname=LONG), tmp_path)
+    first = FileEdit(
+        member="exe", format="elf", replace=(("libmwedit.so", "libmw-" + "p" * 80 + ".so"),)
+    )
+    _own, ref = both_editors(pair.exe, first, tmp_path)
+    if ref is None:
+        pytest.skip("patchelf is not installed")
+    second = FileEdit(
+        member="exe",
+        format="elf",
+        replace=(("libmw-" + "p" * 80 + ".so", LONG),),
+        rpaths=("$ORIGIN/libs",),
+    )
+    edit_elf(ref, second)
+    readelf_clean(ref)
+    assert _run_moved(ref, lib, LONG, tmp_path, "gcc-x86_64") == "42\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", ["chain", "script"])
+def test_repaired_wheels_are_the_same_with_either_editor(
+    fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wheel a repair writes with mwheel's editor and with patchelf: same members, same
+    audit, and every binary with the same dependencies, SONAME, RUNPATH and symbols."""
+    import zipfile
+
+    from fixturelib.linux import build_linux_fixture
+
+    from mwheel.audit import audit_wheel
+    from mwheel.repair import repair_wheel
+
+    if shutil.which("patchelf") is None:
+        pytest.skip("patchelf is not installed")
+    fx = build_linux_fixture(fixture, tmp_path / "fx")
+    out: dict[str, dict[str, object]] = {}
+    for editor in ("own", "patchelf"):
+        monkeypatch.setenv("MWHEEL_ELF_EDITOR", editor)
+        result = repair_wheel(fx.wheel, tmp_path / editor)
+        assert result.output is not None
+        report = audit_wheel(result.output)
+        seen: dict[str, object] = {
+            "tags": result.plan.platform_tags,
+            "audit": (report.best_tag, sorted(f.code for f in report.findings)),
+        }
+        with zipfile.ZipFile(result.output) as zf:
+            for name in zf.namelist():
+                data = zf.read(name)
+                if data[:4] == b"\x7fELF":
+                    b = read_binary(name, data)
+                    assert b.elf is not None
+                    seen[name] = (
+                        b.dependencies,
+                        b.elf.soname,
+                        b.elf.runpath,
+                        b.elf.rpath,
+                        b.elf.version_needs,
+                        b.imported,
+                        b.exported,
+                    )
+                elif not name.endswith(("RECORD", ".cdx.json")):
+                    seen[name] = data
+        out[editor] = seen
+    assert out["own"] == out["patchelf"]
