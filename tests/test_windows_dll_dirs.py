@@ -10,8 +10,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from fixturelib.wheels import make_wheel, wheel_members
+from fixturelib.windows import INIT_PY, build_windows_fixture
 
+from mwheel.audit import audit_wheel
+from mwheel.audit.context import AuditOptions
 from mwheel.audit.windows_dll_dirs import DllDirectories, dll_directories
+from mwheel.repair import repair_wheel
 
 
 def _scan(tmp_path: Path, files: dict[str, str]) -> DllDirectories:
@@ -93,3 +98,25 @@ def test_preload_and_path(tmp_path: Path) -> None:
     assert result.covers("pkg/.libs/a.dll")
     assert not result.covers("pkg/bin/b.dll")
     assert set(result.on_path) == {"pkg/bin"}
+
+
+def test_libs_directory_needs_the_init_patch(tmp_path: Path) -> None:
+    """A repaired wheel's ``winext.libs`` is found through the ``__init__.py`` patch; the
+    same wheel with the original ``__init__.py`` gets a warning for each grafted DLL."""
+    fx = build_windows_fixture(tmp_path / "fx", "x86_64")
+    repaired = repair_wheel(
+        fx.wheel, tmp_path / "out", audit_options=AuditOptions(lib_paths=(fx.lib_dir,))
+    ).output
+    assert repaired is not None
+    assert not [f for f in audit_wheel(repaired).findings if f.severity == "warning"]
+    members: dict[str, bytes | Path] = {
+        n: d for n, d in wheel_members(repaired).items() if ".dist-info/" not in n
+    }
+    members["winext/__init__.py"] = INIT_PY
+    unpatched = make_wheel(tmp_path / "bare", "winext", "1.0", "cp311-cp311-win_amd64", members)
+    report = audit_wheel(unpatched)
+    assert report.compliant
+    warned = {
+        dict(f.details)["path"] for f in report.findings if f.code == "library-not-on-search-path"
+    }
+    assert warned == {m for m in members if m.startswith("winext.libs/priv_outer")}

@@ -140,7 +140,7 @@ class _Module:
         receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
         if name == "dirname" and node.args:
             return {posixpath.dirname(p) for p in self.paths(node.args[0], depth)}
-        if name == "join" and node.args and _dotted(node.func).endswith("path.join"):
+        if name == "join" and node.args and not _is_string_join(node):
             out = self.paths(node.args[0], depth)
             for arg in node.args[1:]:
                 part = self._part(arg)
@@ -168,9 +168,8 @@ class _Module:
                 if isinstance(value, ast.FormattedValue):
                     out |= self.path_parts(value.value)
             return out
-        func = _dotted(node.func) if isinstance(node, ast.Call) else ""
         # os.pathsep.join([...]), ";".join(...): every element is a directory
-        if isinstance(node, ast.Call) and func.endswith(".join") and not func.endswith("path.join"):
+        if isinstance(node, ast.Call) and _is_string_join(node):
             return self._elements(node.args[0], 0) if node.args else set()
         return self.paths(node)
 
@@ -180,6 +179,18 @@ def _join(base: str, part: str) -> str:
         return base
     joined = posixpath.join(base, part.replace("\\", "/"))
     return joined if part == _UNKNOWN else posixpath.normpath(joined)
+
+
+def _is_string_join(node: ast.Call) -> bool:
+    """``";".join(...)`` or ``os.pathsep.join(...)``, as opposed to a path join (``os.path.join``,
+    ``op.join`` after ``import os.path as op``, a bare ``join`` from ``os.path``)."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "join"):
+        return False
+    receiver = func.value
+    if isinstance(receiver, ast.Constant):
+        return isinstance(receiver.value, str)
+    return _dotted(receiver).rpartition(".")[2] in ("pathsep", "sep")
 
 
 def _dotted(node: ast.expr | None) -> str:

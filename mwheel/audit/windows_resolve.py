@@ -12,6 +12,8 @@ Classification of one imported name, compared case-insensitively as Windows does
    ``LoadLibraryExW(LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR)`` searches), then in a ``*.libs``
    directory (where delvewheel and mwheel graft, added by ``os.add_dll_directory``), then
    anywhere in the wheel (packages such as scikit-learn load their own DLLs first): *bundled*;
+   outside the importer's directory it loads only when the wheel's ``.pth`` or ``__init__``
+   code adds its directory or loads it first (``windows_dll_dirs``), else a warning;
 4. the VC++ runtime when not bundled: *system*, reported as assumed present;
 5. a DLL in a ``--lib-path`` directory for the same machine: *external* (a repair grafts it,
    and its own imports are resolved the same way);
@@ -186,8 +188,8 @@ class WindowsGraph:
     assumed: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     # (importer, DLL) pairs naming another Python version's DLL than the wheel's tags.
     wrong_python: tuple[tuple[str, str], ...] = ()
-    # (importer, DLL, member): bundled, but neither beside the importer nor in a *.libs
-    # directory, so found only if the wheel's Python adds its directory (windows_dll_dirs).
+    # (importer, DLL, member): bundled, but not beside the importer, so found only if the
+    # wheel's Python adds its directory or loads it first (windows_dll_dirs).
     off_path: tuple[tuple[str, str, str], ...] = ()
 
 
@@ -282,12 +284,11 @@ class WindowsResolver:
         )
 
     def _on_search_path(self, needed_by: str, member: str) -> bool:
-        """Beside its importer (LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR) or in a ``*.libs``
-        directory (which delvewheel and mwheel add with ``os.add_dll_directory``)."""
+        """Beside its importer (``LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR``). Anywhere else, a
+        ``*.libs`` directory included, the wheel's own code must add the directory
+        (``windows_dll_dirs``), as delvewheel's and mwheel's ``__init__`` patches do."""
         there = posixpath.dirname(self.ctx.install_path(member))
-        return there == posixpath.dirname(self.ctx.install_path(needed_by)) or there.endswith(
-            ".libs"
-        )
+        return there == posixpath.dirname(self.ctx.install_path(needed_by))
 
     def _in_wheel(self, needed_by: str, lower: str, on_host: bool) -> str | None:
         candidates = self.by_name.get(lower)
