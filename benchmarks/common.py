@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,13 +23,27 @@ class Run:
     returncode: int
 
 
-def run(argv: list[str], repeat: int = 1) -> Run:
-    """Best wall time of ``repeat`` runs, and the command's own peak RSS (see rss.py)."""
+def run(argv: list[str], repeat: int = 1, timeout: float | None = None) -> Run:
+    """Best wall time of ``repeat`` runs, and the command's own peak RSS (see rss.py).
+
+    A run that exceeds ``timeout`` is reported with that time and return code -9.
+    """
     best, peak, code = float("inf"), 0.0, 0
     for _ in range(repeat):
-        proc = subprocess.run(
-            [sys.executable, str(_RSS), *argv], capture_output=True, text=True, check=False
+        child = subprocess.Popen(
+            [sys.executable, str(_RSS), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # a timeout kills the measured command too
         )
+        try:
+            _, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            return Run(float(timeout or 0), float("nan"), -9)
+        proc = subprocess.CompletedProcess(child.args, child.returncode, "", stderr)
         seconds, kib, status = proc.stderr.strip().splitlines()[-1].split()
         best = min(best, float(seconds))
         peak = max(peak, int(kib) / 1024)
