@@ -79,3 +79,30 @@ def test_arm64ec_is_not_arm64(arm64: WindowsFixture, tmp_path: Path) -> None:
     assert any(
         f.code == "architecture-mismatch" and "arm64ec" in f.message for f in report.findings
     )
+
+
+def test_unused_foreign_launcher_is_a_warning(tmp_path: Path) -> None:
+    """setuptools' launchers vendored into a platform wheel: an arm64 .exe and an x86 .exe in
+    a win_amd64 wheel are files nothing loads (a warning); the wheel stays compliant."""
+    from fixturelib.pypi import pinned_wheel
+
+    launchers = wheel_members(pinned_wheel("macwin-real", "setuptools==70.0.0"))
+    fx = build_windows_fixture(tmp_path / "fx", "x86_64")
+    members: dict[str, bytes | Path] = {
+        name: data for name, data in wheel_members(fx.wheel).items() if ".dist-info/" not in name
+    }
+    members["winext/_vendor/cli-arm64.exe"] = launchers["setuptools/cli-arm64.exe"]
+    members["winext/_vendor/cli-32.exe"] = launchers["setuptools/cli-32.exe"]
+    wheel = make_wheel(tmp_path, "winext", "1.0", "cp311-cp311-win_amd64", members)
+    report = audit_wheel(wheel, AuditOptions(lib_paths=(fx.lib_dir,)))
+    mismatches = [f for f in report.findings if f.code == "architecture-mismatch"]
+    assert {f.member for f in mismatches} == {
+        "winext/_vendor/cli-arm64.exe",
+        "winext/_vendor/cli-32.exe",
+    }
+    assert all(f.severity == "warning" for f in mismatches)
+    # Only the external DLLs keep it from compliance, and a repair grafts them.
+    result = repair_wheel(
+        wheel, tmp_path / "out", audit_options=AuditOptions(lib_paths=(fx.lib_dir,))
+    )
+    assert result.report.compliant

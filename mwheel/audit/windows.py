@@ -49,21 +49,29 @@ class WindowsRules:
         tag_name = tag.name if arch in ("x86", "x86_64", "arm64", "ia64") else None
         severity: Severity = "error" if claimed else "warning"
 
+        resolved = WindowsResolver(ctx, windows_policy(), arch).resolve()
+        # A PE file of another machine breaks the wheel when Python imports it or a binary
+        # of the wheel loads it; otherwise (setuptools' cli-arm64.exe in a win_amd64 wheel)
+        # it is a file pip installs and nothing loads: a warning.
+        loaded = {d.member for d in resolved.graph.dependencies if d.kind == "bundled"}
         findings: list[Finding] = []
         for member, b in pes.items():
-            if b.archs[0] != arch:
-                findings.append(
-                    Finding(
-                        "architecture-mismatch",
-                        member,
-                        f"is {b.archs[0]}, the wheel is for {arch}"
-                        + (f" ({tag_name})" if tag_name else ""),
-                        severity=severity,
-                        tag=tag_name,
-                    )
+            if b.archs[0] == arch:
+                continue
+            stem = posixpath.basename(member).split(".", 1)[0]
+            used = member in loaded or f"PyInit_{stem}" in b.exported
+            findings.append(
+                Finding(
+                    "architecture-mismatch",
+                    member,
+                    f"is {b.archs[0]}, the wheel is for {arch}"
+                    + (f" ({tag_name})" if tag_name else "")
+                    + ("" if used else "; no extension module, and nothing in the wheel loads it"),
+                    severity=severity if used else "warning",
+                    tag=tag_name,
                 )
-        mismatched = bool(findings)
-        resolved = WindowsResolver(ctx, windows_policy(), arch).resolve()
+            )
+        mismatched = any(f.severity == "error" for f in findings)
         excluded = excluded_names(resolved.graph, ctx.options.exclude, fold_case=True)
         findings += self._dependency_findings(resolved, severity, tag_name, excluded)
         findings += _off_path_findings(ctx, resolved, tag_name)
