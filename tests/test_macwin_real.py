@@ -141,3 +141,20 @@ def test_pywin32_bootstrap_with_path_only_warns_on_38_plus(pywin32: Path, tmp_pa
     messages = [f.message for f in report.findings if f.code == "library-not-on-search-path"]
     assert messages and all("only puts it on PATH" in m for m in messages)
     assert first["library"] in ("pywintypes311.dll", "pythoncom311.dll")
+
+
+def test_vcruntime140_1_is_not_shipped_before_39(pywin32: Path, tmp_path: Path) -> None:
+    """pywin32's binaries import VCRUNTIME140_1.dll, which CPython ships from 3.9 only: for
+    a wheel whose tags allow 3.8 it is part of the redistributable, not of CPython."""
+
+    def kinds(wheel: Path) -> dict[str, str]:
+        return {
+            dict(f.details)["library"].lower(): dict(f.details)["runtime"]
+            for f in audit_wheel(wheel).findings
+            if f.code == "windows-runtime-assumed"
+        }
+
+    assert kinds(pywin32)["vcruntime140_1.dll"] == "python"
+    old = _rebuilt(pywin32, tmp_path, "cp38-cp38-win_amd64")
+    found = kinds(old)
+    assert found["vcruntime140_1.dll"] == "vc_redist" and found["vcruntime140.dll"] == "python"

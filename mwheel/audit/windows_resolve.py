@@ -61,16 +61,24 @@ class WindowsPolicy:
     # ("python3t.dll", "python{major}{minor}t.dll")).
     python_rules: tuple[tuple[str, str, tuple[str, ...]], ...]
     python_runtime: Mapping[str, frozenset[str]]  # arch -> DLLs shipped with CPython
+    # DLL -> the first CPython (3, minor) whose installer ships it (vcruntime140_1.dll: 3.9).
+    python_since: Mapping[str, tuple[int, int]]
     vc_redist: frozenset[str]
 
     def is_system(self, name: str, arch: str) -> bool:
         lower = name.lower()
         return lower.startswith(self.api_set_prefixes) or lower in self.system.get(arch, ())
 
-    def runtime_kind(self, name: str, arch: str) -> str | None:
-        """ "python" (ships with CPython), "vc_redist" or None."""
+    def runtime_kind(
+        self, name: str, arch: str, oldest: tuple[int, int] | None = None
+    ) -> str | None:
+        """ "python" (ships with CPython), "vc_redist" or None. ``oldest``: the oldest
+        CPython the wheel's tags allow, when one that predates the DLL makes it redist."""
         lower = name.lower()
         if lower in self.python_runtime.get(arch, ()):
+            since = self.python_since.get(lower)
+            if since is not None and oldest is not None and oldest < since:
+                return "vc_redist"
             return "python"
         return "vc_redist" if lower in self.vc_redist else None
 
@@ -118,13 +126,19 @@ def parse_windows_policy(raw: Any) -> WindowsPolicy:
     runtime = raw["runtime"]
     if (
         not isinstance(runtime, dict)
-        or set(runtime) != {"python", "vc_redist"}
+        or not {"python", "vc_redist"} <= set(runtime) <= {"python", "vc_redist", "python_since"}
         or not isinstance(runtime["python"], dict)
         or set(runtime["python"]) != set(ARCHS)
     ):
         raise PolicyError("policy windows.json: runtime needs python (per arch) and vc_redist")
     python_rt = {a: _names(runtime["python"][a], f"runtime.python.{a}") for a in ARCHS}
     redist = _names(runtime["vc_redist"], "runtime.vc_redist")
+    since = runtime.get("python_since", {})
+    if not isinstance(since, dict) or not all(
+        isinstance(v, str) and re.fullmatch(r"3\.\d+", v) for v in since.values()
+    ):
+        raise PolicyError("policy windows.json: runtime.python_since maps DLLs to '3.X'")
+    python_since = {k.lower(): (3, int(v.split(".")[1])) for k, v in since.items()}
     for arch in ARCHS:
         clash = by_arch[arch] & (python_rt[arch] | redist)
         if clash:
@@ -141,6 +155,7 @@ def parse_windows_policy(raw: Any) -> WindowsPolicy:
         python_patterns=patterns,
         python_rules=rules,
         python_runtime=MappingProxyType(python_rt),
+        python_since=MappingProxyType(python_since),
         vc_redist=redist,
     )
 
@@ -217,6 +232,8 @@ class WindowsResolver:
         self.policy = policy
         self.arch = arch
         self.python = policy.python_dlls(ctx.claimed_interpreters, ctx.claimed_abis)
+        minors = [i[3:] for i in ctx.claimed_interpreters if i.startswith("cp3")]
+        self.oldest = min(((3, int(m)) for m in minors if m.isdigit()), default=None)
         # Lower-case file name -> PE members installed into site-packages with that name.
         self.by_name: dict[str, list[str]] = {}
         for member, binary in ctx.binaries.items():
@@ -254,7 +271,7 @@ class WindowsResolver:
                     if not on_host and not self._on_search_path(needed_by, member):
                         off_path.append((needed_by, name, member))
                     continue
-                runtime = None if forced else self.policy.runtime_kind(name, self.arch)
+                runtime = None if forced else self.policy.runtime_kind(name, self.arch, self.oldest)
                 if runtime is not None:
                     deps.append(Dependency(name, needed_by, "system"))
                     key = next((k for k in assumed if k.lower() == lower), name)
