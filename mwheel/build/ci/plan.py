@@ -142,8 +142,11 @@ def read_project(options: CiOptions) -> Project:
     manifest, pyproject = _locate(options.manifest_path, root)
     where = pyproject.path or manifest
     name = pyproject.project.get("name") or _cargo_name(manifest)
-    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
-        raise ConfigError(f"{where}: no valid project name ([project] name or [package] name)")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: no project name ([project] name or [package] name)")
+    if not _SAFE_NAME.fullmatch(name):
+        # It is written into the workflow's scripts: refuse what could escape the quoting.
+        raise ConfigError(f"{where}: project name {name!r} is not a valid distribution name")
     versions = _python_versions(pyproject.project.get("requires-python"), where)
     test_python = TEST_PYTHON if TEST_PYTHON in versions else versions[-1]
     rel = _relative(manifest, root) if options.manifest_path else None
