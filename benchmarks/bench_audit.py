@@ -6,8 +6,10 @@ References (from the venv in $MWHEEL_REF_VENV, default /opt/reftools, never mwhe
 `auditwheel show` for Linux wheels, `delvewheel show` for Windows wheels (on a copy without
 its DELVEWHEEL marker, which it refuses), `abi3audit` for abi3 wheels, `delocate-listdeps
 --all` for macOS wheels where it runs. One row per (wheel, reference): both command times,
-the inflate floor (Python's zipfile inflating every member), mwheel's in-process audit time
-(steady state: policies loaded) over that floor, reference over mwheel, and both peak RSS.
+the inflate floor (Python's zipfile inflating every member) and the same floor with ISA-L
+and zlib-ng (the faster inflaters mwheel chose among), mwheel's command and in-process audit
+time (steady state: policies loaded) over the stdlib floor, reference over mwheel, and both
+peak RSS.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
+from common import CORPUS, EXTRA, fast_floor, inflate_floor, ref_tool, rewrite_wheel, run, table
 
 # audit_wheel() in one process, steady state: the second audit of the wheel, once the
 # policy data and modules are loaded (what each wheel costs in `mwheel audit dist/*.whl`).
@@ -51,9 +53,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     rows = []
-    for wheel in sorted(CORPUS.glob(args.glob)):
+    wheels = sorted(CORPUS.glob(args.glob))
+    if EXTRA != CORPUS:
+        wheels += sorted(EXTRA.glob(args.glob))
+    for wheel in wheels:
         for label, argv, target in references(wheel) or [("-", [], wheel)]:
             floor = inflate_floor(target)
+            isal, zng = fast_floor(target, "isal"), fast_floor(target, "zlib-ng")
             inproc = min(
                 float(
                     subprocess.run(
@@ -74,8 +80,11 @@ def main() -> None:
                     f"{mine.seconds:.2f}",
                     f"{ref.seconds:.2f}" if ref else "-",
                     f"{floor:.3f}",
+                    f"{isal:.3f}" if isal is not None else "-",
+                    f"{zng:.3f}" if zng is not None else "-",
                     f"{inproc:.3f}",
-                    f"{inproc / floor:.1f}x",
+                    f"{mine.seconds / floor:.2f}x",
+                    f"{inproc / floor:.2f}x",
                     f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
                     f"{mine.peak_mb:.0f}",
                     f"{ref.peak_mb:.0f}" if ref else "-",
@@ -89,7 +98,10 @@ def main() -> None:
                 "mwheel s",
                 "ref s",
                 "floor s",
+                "isal floor s",
+                "zlib-ng floor s",
                 "in-process s",
+                "mwheel/floor",
                 "in-process/floor",
                 "ref/mwheel",
                 "mwheel MB",

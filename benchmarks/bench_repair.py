@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import CORPUS, inflate_floor, ref_tool, rewrite_wheel, run, table
+from common import CORPUS, EXTRA, fast_floor, inflate_floor, ref_tool, rewrite_wheel, run, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fixturelib.linux import build_linux_fixture
@@ -48,7 +48,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mwheel-bench-"))
     wheels = [build_linux_fixture(n, work / n).wheel for n in ("chain", "system", "runpath")]
     for pattern in BIG:
-        found = sorted(CORPUS.glob(pattern))
+        found = sorted(CORPUS.glob(pattern)) or sorted(EXTRA.glob(pattern))
         if found:
             wheels.append(retag_linux(found[0]))
     # (wheel, extra mwheel arguments, reference label, reference command)
@@ -62,6 +62,7 @@ def main() -> None:
     rows = []
     for wheel, extra, label, ref_argv in jobs:
         floor = inflate_floor(wheel)
+        isal = fast_floor(wheel, "isal")
         out_m, out_a = work / "m", work / "a"
         mine = run(
             [sys.executable, "-m", "mwheel", "repair", *extra, "-w", str(out_m), str(wheel)],
@@ -77,7 +78,8 @@ def main() -> None:
                 f"{mine.seconds:.2f}",
                 f"{ref.seconds:.2f}" if ref else "-",
                 f"{floor:.2f}",
-                f"{mine.seconds / floor:.1f}x",
+                f"{isal:.2f}" if isal is not None else "-",
+                f"{mine.seconds / floor:.2f}x",
                 f"{ref.seconds / mine.seconds:.1f}x" if ref else "-",
                 f"{mine.peak_mb:.0f}",
                 f"{ref.peak_mb:.0f}" if ref else "-",
@@ -91,6 +93,7 @@ def main() -> None:
         "mwheel s",
         "ref s",
         "floor s",
+        "isal floor s",
         "mwheel/floor",
         "ref/mwheel",
         "mwheel MB",

@@ -234,14 +234,16 @@ def requirements(
     """
     external = {e.name: e.binary for e in graph.externals if e.binary is not None}
 
-    def provided(needed_by: str) -> frozenset[str]:
-        """What the non-system libraries ``needed_by`` loads define (bundled or grafted)."""
-        names: set[str] = set()
+    def provided(needed_by: str, binary: Binary) -> frozenset[str]:
+        """The imports of ``binary`` that the non-system libraries ``needed_by`` loads define
+        (bundled or grafted). Looked up per import rather than by uniting the libraries'
+        export sets, which for pyarrow's libarrow cost more than inflating the wheel."""
+        libs = []
         for d in graph.for_binary(needed_by):
             lib = elfs.get(d.member or "") if d.kind == "bundled" else external.get(d.name)
             if lib is not None and d.kind != "system":
-                names |= lib.exported
-        return frozenset(names)
+                libs.append(lib.exported)
+        return frozenset(s.name for s in binary.imported if any(s.name in names for names in libs))
 
     reqs: list[_Requirement] = []
     for member, b in elfs.items():
@@ -253,12 +255,14 @@ def requirements(
             and not (grafted and d.name.startswith("libpython"))
             and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
         )
-        reqs.append(_Requirement.of(member, b, libs, provided(member)))
+        reqs.append(_Requirement.of(member, b, libs, provided(member, b)))
     if grafted:
         for ext in graph.externals:
             if ext.binary is not None and ext.path is not None and ext.name not in excluded:
                 libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
-                reqs.append(_Requirement.of(ext.path, ext.binary, libs, provided(ext.path)))
+                reqs.append(
+                    _Requirement.of(ext.path, ext.binary, libs, provided(ext.path, ext.binary))
+                )
     return reqs
 
 
