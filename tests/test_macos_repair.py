@@ -16,7 +16,15 @@ import struct
 from pathlib import Path
 
 import pytest
-from fixturelib.macos import ARM64_11, MacFixture, build_macos_fixture, extension, make_fat
+from fixturelib.macos import (
+    ARM64_11,
+    MacFixture,
+    build_macos_fixture,
+    dylib,
+    extension,
+    install,
+    make_fat,
+)
 from fixturelib.wheels import make_wheel, wheel_members
 
 from mwheel.audit.context import AuditOptions
@@ -398,3 +406,29 @@ def test_json_report_matches_the_schema(built: Path, capsys: pytest.CaptureFixtu
     (finding,) = [f for f in doc["wheels"][0]["findings"] if f["severity"] == "error"]
     assert finding["code"] == "macos-library-external"
     assert finding["load"] == "LC_LOAD_DYLIB in the x86_64, arm64 slices"
+
+
+def test_dead_rpath_goes_first_when_the_header_is_full(tmp_path: Path) -> None:
+    """A zig link with no padding and an LC_RPATH to a directory holding nothing: dropping
+    that rpath (40 bytes) makes room, so LC_SOURCE_VERSION stays."""
+    lib_dir = tmp_path / "libs"
+    lib = dylib("dep_lib.c", "libmwdead.dylib", ARM64_11, "libmwdead.dylib")
+    install(lib, lib_dir / "libmwdead.dylib")
+    ext = extension(
+        "dep_ext.c", ARM64_11, [lib], ["-Wl,-headerpad,0", "-Wl,-rpath,@loader_path/../nowhere"]
+    )
+    member = "mwdead/_ext.cpython-311-darwin.so"
+    wheel = make_wheel(
+        tmp_path / "in",
+        "mwdead",
+        "1.0",
+        "cp311-cp311-macosx_11_0_arm64",
+        {"mwdead/__init__.py": b"", member: ext},
+    )
+    result = repair_wheel(wheel, tmp_path / "out", audit_options=AuditOptions(lib_paths=(lib_dir,)))
+    assert result.output is not None and result.report.compliant
+    after = wheel_members(result.output)[member]
+    kept = load_commands(after)
+    assert 0x8000001C not in kept  # LC_RPATH
+    assert 0x2A in kept  # LC_SOURCE_VERSION was not needed
+    verify_signature(after)

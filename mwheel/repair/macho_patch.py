@@ -10,6 +10,8 @@ in the file changes.
 When the padding is too small (zig and ``-headerpad``-less links leave none), room is made
 inside the header, in this order, each step only if still needed (``_make_room``):
 
+0. @loader_path LC_RPATHs that lead to no directory holding a Mach-O file of the wheel
+   (the planner names them: nothing can be found through them) are dropped;
 1. a slice of an architecture macOS runs unsigned (x86_64) that had no signature is left
    unsigned instead of gaining an LC_CODE_SIGNATURE (16 bytes);
 2. LC_SOURCE_VERSION is dropped: loader.h calls it optional, dyld never reads it (16);
@@ -176,7 +178,8 @@ def _patch_slice(member: str, blob: bytes, edit: FileEdit) -> bytes:
     required = tuple(extra.get("signature_required", _SIGNATURE_REQUIRED))
     # A changed slice is always signed afresh (its old signature no longer matches), unless
     # it had none and the header has no room for one (_make_room).
-    cmds, sign = _make_room(member, blob, head, cmds, True, required)
+    dead = frozenset(extra.get("dead_rpaths", ()))
+    cmds, sign = _make_room(member, blob, head, cmds, True, required, dead)
     if not sign:
         return _write_commands(blob, head, cmds)
     return _sign(member, blob, head, cmds, posixpath.basename(edit.member))
@@ -189,6 +192,7 @@ def _make_room(
     cmds: list[_Command],
     sign: bool,
     required: tuple[str, ...],
+    dead: frozenset[str] = frozenset(),
 ) -> tuple[list[_Command], bool]:
     """The load commands (and whether to sign) so that the table fits the header room.
 
@@ -203,6 +207,8 @@ def _make_room(
         return sum(len(c.raw) for c in cmds) + (_SIG_CMD_SIZE if sign and not has_sig else 0)
 
     arch = arch_name(head.cputype, head.cpusubtype)
+    if need() > room and dead:
+        cmds = [c for c in cmds if c.cmd != mo.LC_RPATH or _lc_text(c, e) not in dead]
     if need() > room and sign and not has_sig and arch not in required:
         sign = False
     if need() > room:
@@ -222,6 +228,11 @@ def _make_room(
             "-headerpad_max_install_names"
         )
     return cmds, sign
+
+
+def _lc_text(c: _Command, e: str) -> str:
+    (off,) = struct.unpack_from(e + "I", c.raw, 8)
+    return c.raw[off:].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def _write_commands(blob: bytes, head: SliceHeader, cmds: list[_Command]) -> bytes:

@@ -127,6 +127,9 @@ class MacOSPlanner:
             ("sign", True),
             ("signature_required", tuple(sorted(policy.signature_required))),
         )
+        # Directories holding a Mach-O member: an @loader_path LC_RPATH elsewhere finds
+        # nothing, and the patcher may drop it when the header is short of room.
+        macho_dirs = {posixpath.dirname(ctx.install_path(m)) for m in machos} | {install_dir}
         edits: list[FileEdit] = []
         for member, binary in machos.items():
             loader_dir = posixpath.dirname(ctx.install_path(member))
@@ -134,13 +137,18 @@ class MacOSPlanner:
             rpaths, rpaths_changed = _kept_rpaths(binary, loader_dir, options.sanitize_rpaths)
             sign = _needs_signature(binary, policy)
             if replace or rpaths_changed or sign:
+                dead = tuple(
+                    r
+                    for r in rpaths
+                    if r.startswith(LOADER) and expand(r, loader_dir, None) not in macho_dirs
+                )
                 edits.append(
                     FileEdit(
                         member,
                         "macho",
                         replace=tuple(replace),
                         rpaths=tuple(rpaths) if rpaths_changed else None,
-                        extra=sign_extra,
+                        extra=(*sign_extra, ("dead_rpaths", dead)),
                     )
                 )
         for path, g in grafts.items():
