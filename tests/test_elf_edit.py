@@ -519,3 +519,17 @@ def test_repaired_wheels_are_the_same_with_either_editor(
                     seen[name] = data
         out[editor] = seen
     assert out["own"] == out["patchelf"]
+
+
+def test_editor_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mwheel's own editor by default (no patchelf needed); a bad value is a usage error."""
+    from mwheel.errors import UsageError
+    from mwheel.repair.elf_patch import editor
+
+    monkeypatch.delenv("MWHEEL_ELF_EDITOR", raising=False)
+    assert editor() == "own"
+    monkeypatch.setenv("MWHEEL_ELF_EDITOR", "PatchELF")
+    assert editor() == "patchelf"
+    monkeypatch.setenv("MWHEEL_ELF_EDITOR", "lief")
+    with pytest.raises(UsageError, match="MWHEEL_ELF_EDITOR='lief'"):
+        editor()
