@@ -1,10 +1,18 @@
-"""``mwheel build`` beside ``maturin build`` on the same crate, warm cargo caches.
+"""``mwheel build`` beside ``maturin build`` on the same crate, in one run.
 
-What is compared is the time each tool spends *beyond cargo*: a no-op ``cargo build`` of
-the same crate and profile (everything already compiled) is timed separately and
-subtracted, so the number is the driver's own work (metadata, interpreter probing,
-assembling, auditing, repairing). Each tool has its own target directory, kept warm by
-one untimed run first.
+Scenarios (each tool has its own cargo target directory, warmed by one untimed run first;
+the crate is copied into a scratch directory so the fixture tree is never touched):
+
+* ``no-op``: nothing changed since the last build. The time *beyond cargo* is also given: a
+  no-op ``cargo build`` of the same crate and profile is timed separately and subtracted,
+  so that number is the driver's own work (metadata, interpreter probing, assembling,
+  auditing, repairing).
+* ``touched``: the crate's ``src/lib.rs`` (or ``main.rs``) is touched before each run, so
+  cargo recompiles the crate itself but none of its dependencies (an edit-build loop).
+* ``strip on`` / ``strip off``: the build right after turning ``--strip`` on, and right
+  after turning it off again. A tool that strips through a profile setting rebuilds every
+  dependency at each toggle; one that passes ``-C strip=symbols`` to the final crate only
+  (maturin, mwheel) recompiles the crate alone.
 
     python benchmarks/bench_build.py [crate] [--runs N]
 """
@@ -19,21 +27,37 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CRATES = Path(__file__).parent.parent / "fixtures" / "crates"
 CACHE = Path(os.environ.get("MWHEEL_CARGO_TARGET", Path.home() / ".cache" / "mwheel-cargo-target"))
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> float:
+def _time(cmd: list[str], env: dict[str, str], before: Callable[[], None] | None = None) -> float:
+    if before is not None:
+        before()
     start = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
-def _median(cmd: list[str], env: dict[str, str], runs: int) -> float:
+def _median(
+    cmd: list[str], env: dict[str, str], runs: int, before: Callable[[], None] | None = None
+) -> float:
     _time(cmd, env)  # warm the cache
-    return statistics.median(_time(cmd, env) for _ in range(runs))
+    return statistics.median(_time(cmd, env, before) for _ in range(runs))
+
+
+def _toggled(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median seconds of the build just after --strip is turned on, and just after off."""
+    _time(cmd, env)
+    on: list[float] = []
+    off: list[float] = []
+    for _ in range(runs):
+        on.append(_time([*cmd, "--strip"], env))
+        off.append(_time(cmd, env))
+    return statistics.median(on), statistics.median(off)
 
 
 def main() -> int:
@@ -41,38 +65,45 @@ def main() -> int:
     ap.add_argument("crate", nargs="?", default="pyo3-abi3")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    manifest = CRATES / args.crate / "Cargo.toml"
-    out = Path(tempfile.mkdtemp(prefix="bench-build-"))
-    results: dict[str, tuple[float, float]] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    src = scratch / "src"
+    shutil.copytree(CRATES / args.crate, src, ignore=shutil.ignore_patterns("target"))
+    manifest = src / "Cargo.toml"
+    touched = next(p for p in (src / "src" / "lib.rs", src / "src" / "main.rs") if p.is_file())
+    rows: dict[str, dict[str, float]] = {}
     try:
         tools = {"mwheel": ([sys.executable, "-m", "mwheel", "build"], CACHE)}
         if shutil.which("maturin"):
-            tools["maturin"] = (
-                ["maturin", "build", "-i", sys.executable],
-                Path(str(CACHE) + "-maturin"),
-            )
+            tools["maturin"] = (["maturin", "build"], Path(str(CACHE) + "-maturin"))
         for name, (prefix, target) in tools.items():
             env = {**os.environ, "CARGO_TARGET_DIR": str(target)}
-            cmd = [*prefix, "--release", "-q", "-m", str(manifest), "-o", str(out / name)]
-            total = _median(cmd, env, args.runs)
+            out = scratch / name
+            cmd = [*prefix, "--release", "-q", "-i", sys.executable, "-m", str(manifest)]
+            cmd += ["-o", str(out)]
+            row = rows.setdefault(name, {})
+            row["no-op"] = _median(cmd, env, args.runs)
             # The same no-op cargo build the tool runs (pyo3 needs the interpreter named).
             cargo_env = {**env, "PYO3_PYTHON": sys.executable, "PYO3_BUILD_EXTENSION_MODULE": "1"}
-            cargo = _median(
+            row["cargo no-op"] = _median(
                 ["cargo", "build", "--release", "-q", "--manifest-path", str(manifest)],
                 cargo_env,
                 args.runs,
             )
-            results[name] = (total, cargo)
+            row["touched"] = _median(cmd, env, args.runs, before=touched.touch)
+            row["strip on"], row["strip off"] = _toggled(cmd, env, args.runs)
     finally:
-        shutil.rmtree(out, ignore_errors=True)
-    print(f"crate {args.crate}, median of {args.runs} warm runs")
-    print(f"{'tool':<10}{'total s':>10}{'cargo s':>10}{'beyond cargo s':>16}")
-    for name, (total, cargo) in results.items():
-        print(f"{name:<10}{total:>10.3f}{cargo:>10.3f}{total - cargo:>16.3f}")
-    if len(results) == 2:
-        ours = results["mwheel"][0] - results["mwheel"][1]
-        theirs = results["maturin"][0] - results["maturin"][1]
-        print(f"mwheel / maturin beyond cargo: {ours / theirs:.2f}x" if theirs > 0 else "")
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"crate {args.crate}, median of {args.runs} runs, seconds")
+    columns = ["no-op", "beyond cargo", "touched", "strip on", "strip off"]
+    print(f"{'tool':<10}" + "".join(f"{c:>14}" for c in columns))
+    for name, row in rows.items():
+        row["beyond cargo"] = row["no-op"] - row["cargo no-op"]
+        print(f"{name:<10}" + "".join(f"{row[c]:>14.3f}" for c in columns))
+    if len(rows) == 2:
+        for column in columns:
+            theirs = rows["maturin"][column]
+            if theirs > 0:
+                print(f"mwheel / maturin {column}: {rows['mwheel'][column] / theirs:.2f}x")
     return 0
 
 

@@ -61,7 +61,7 @@ def _digest(crate_root: Path, version: str) -> str:
 @dataclass(frozen=True)
 class Reference:
     wheel: Path
-    sdist: Path
+    sdist: Path | None
 
 
 def maturin_reference(case: str, crate_root: Path, project: Path) -> Reference:
@@ -74,13 +74,14 @@ def maturin_reference(case: str, crate_root: Path, project: Path) -> Reference:
             shutil.rmtree(dest, ignore_errors=True)
             env = {**os.environ, "CARGO_TARGET_DIR": str(MATURIN_TARGET)}
             env.setdefault("CARGO_BUILD_JOBS", "2")
-            for cmd in (
-                ["maturin", "build", "--release", "-i", sys.executable, "-o", str(dest)],
-                ["maturin", "sdist", "-o", str(dest)],
-            ):
-                subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True)
+            cmds = [["maturin", "build", "--release", "-i", sys.executable, "-o", str(dest)]]
+            if (project / "pyproject.toml").is_file():  # maturin makes no sdist without one
+                cmds.append(["maturin", "sdist", "-o", str(dest)])
+            for cmd in cmds:
+                proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+                assert proc.returncode == 0, proc.stderr[-3000:]
             (dest / "done").write_text(version)
-    return Reference(next(dest.glob("*.whl")), next(dest.glob("*.tar.gz")))
+    return Reference(next(dest.glob("*.whl")), next(dest.glob("*.tar.gz"), None))
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def test_layouts_and_metadata(tmp_path: Path) -> None:
     with zipfile.ZipFile(abi3) as zf:
         names = zf.namelist()
         meta = zf.read("pyo3_abi3-0.2.0.dist-info/METADATA").decode()
-    assert "pyo3_abi3.abi3.so" in names
+    # maturin's pure-Rust layout: a package holding the extension and a re-exporting init
+    assert {"pyo3_abi3/pyo3_abi3.abi3.so", "pyo3_abi3/__init__.py"} <= set(names)
     assert "Requires-Python: >=3.9" in meta
     assert "Description-Content-Type: text/markdown" in meta
     assert "Project-URL: Homepage, https://example.invalid/pyo3-abi3" in meta

@@ -51,6 +51,8 @@ CASES = {
         "42",
     ),
     "bin": ("mc-bin", ".", "mc-bin", "mc-bin says"),
+    # no pyproject.toml: metadata from Cargo.toml alone (no round trip: nothing to switch)
+    "cargo-only": ("pyo3-plain", ".", "import pyo3_plain; print(pyo3_plain.add(40, 2))", "42"),
 }
 
 
@@ -107,13 +109,14 @@ def _switched_copy(crate: str, sub: str, dest: Path) -> Path:
     return dest / sub
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(c for c in CASES if c != "cargo-only"))
 def test_sdist_round_trip_through_backend(case: str, tmp_path: Path) -> None:
     crate, sub, code, expected = CASES[case]
     ref = maturin_reference(case, CRATES / crate, CRATES / crate / sub)
     project = _switched_copy(crate, sub, tmp_path / "src")
     env = {**os.environ, "CARGO_TARGET_DIR": str(TARGET)}
     sdist = build_sdist(BuildOptions(project_dir=project, out_dir=tmp_path / "sdist"))
+    assert ref.sdist is not None
     assert sdist.name == ref.sdist.name
     with tarfile.open(sdist) as ours, tarfile.open(ref.sdist) as theirs:
         assert sorted(ours.getnames()) == sorted(theirs.getnames())
@@ -142,3 +145,44 @@ def test_sdist_round_trip_through_backend(case: str, tmp_path: Path) -> None:
     python = fresh_venv(tmp_path / "venv")
     pip_install(python, wheel)
     assert _run(python, code).startswith(expected)
+
+
+def _symtab(wheel: Path) -> bool:
+    import io
+    import zipfile
+
+    from elftools.elf.elffile import ELFFile
+
+    with zipfile.ZipFile(wheel) as zf:
+        (so,) = [n for n in zf.namelist() if n.endswith(".so")]
+        elf = ELFFile(io.BytesIO(zf.read(so)))
+        return elf.get_section_by_name(".symtab") is not None
+
+
+def test_strip_rebuilds_only_the_final_crate(tmp_path: Path) -> None:
+    """--strip is ``-C strip=symbols`` for the crate itself (``cargo rustc``), as maturin
+    passes it: pyo3's compiled libraries are left as they are, so toggling it is cheap."""
+    project = CRATES / "mc-stub"
+
+    def build(strip: bool) -> Path:
+        (wheel,) = build_wheels(
+            BuildOptions(
+                project_dir=project,
+                out_dir=tmp_path / str(strip),
+                release=True,
+                quiet=True,
+                strip=strip,
+                target_dir=TARGET,
+                interpreters=(sys.executable,),
+            )
+        )
+        return wheel
+
+    plain = build(False)
+    deps = sorted((TARGET / "release" / "deps").glob("libpyo3*.rlib"))
+    assert deps
+    before = {p: p.stat().st_mtime_ns for p in deps}
+    stripped = build(True)
+    assert {p: p.stat().st_mtime_ns for p in deps} == before
+    assert _symtab(plain) and not _symtab(stripped)
+    assert build(False).read_bytes() == plain.read_bytes()

@@ -42,14 +42,16 @@ class Layout:
     exclude: tuple[FileRule, ...] = ()
     data: Path | None = None
     mixed: bool = False  # python_source/<top> is a package the extension goes into
-    stub: Path | None = None  # <module>.pyi of a pure layout: shipped as a package
+    wrap: bool = False  # a pure extension, shipped as maturin does: inside a package
+    stub: Path | None = None  # <module>.pyi of a pure layout: the package's __init__.pyi
     sbom: tuple[str, bytes] | None = None  # (file name, CycloneDX) of the Rust crates
 
     def extension_member(self, suffix: str) -> str:
         """The extension's member name (see mwheel.build.layout for the rules)."""
         module = self.module_name or ""
-        if "." not in module and (self.mixed or self.stub is not None):
-            return f"{module}/{module}{suffix}"
+        last = module.rsplit(".", 1)[-1]
+        if self.wrap or ("." not in module and self.mixed):
+            return f"{last}/{last}{suffix}"
         return extension_member(module, suffix)
 
 
@@ -99,15 +101,16 @@ def python_files(layout: Layout) -> dict[str, Path]:
 
 
 def generated_files(layout: Layout) -> dict[str, Path | bytes]:
-    """The package maturin makes around a pure extension with a ``<module>.pyi`` stub."""
-    if layout.stub is None or not layout.module_name:
+    """The package maturin makes around a pure extension: a re-exporting ``__init__.py``,
+    and the ``<module>.pyi`` stub as ``__init__.pyi`` with a ``py.typed`` marker."""
+    if not layout.wrap or not layout.module_name:
         return {}
-    m = layout.module_name
-    return {
-        f"{m}/__init__.py": stub_init(m),
-        f"{m}/__init__.pyi": layout.stub,
-        f"{m}/py.typed": b"",
-    }
+    m = layout.module_name.rsplit(".", 1)[-1]
+    out: dict[str, Path | bytes] = {f"{m}/__init__.py": stub_init(m)}
+    if layout.stub is not None:
+        out[f"{m}/__init__.pyi"] = layout.stub
+        out[f"{m}/py.typed"] = b""
+    return out
 
 
 def stub_init(module: str) -> bytes:

@@ -1,6 +1,7 @@
 """Where a crate's module goes in the wheel: maturin's project layouts, decided once.
 
-The rules are maturin's (its ``ProjectLayout``), so a maturin project gets the same wheel:
+The rules are maturin's (its ``ProjectLayout`` and module writer, checked against the wheels
+maturin 1.16 builds), so a maturin project gets the same wheel:
 
 * The *python root* is ``python-source`` when set, else ``src`` when ``src/<top>/`` is a
   package (the src layout), else the project root (the directory of pyproject.toml).
@@ -8,10 +9,10 @@ The rules are maturin's (its ``ProjectLayout``), so a maturin project gets the s
   is its first dotted part) is a package (``__init__.py`` or ``__init__.pyi``), the project is
   *mixed*: that package is shipped and the extension goes inside it, at ``top/rest.so`` for a
   dotted name and at ``top/top.so`` for a plain one (orjson's ``orjson/orjson.so``).
-* Otherwise the extension is a top-level module (``top.so``, or ``a/b.so`` for ``a.b``),
-  unless ``<module>.pyi`` sits beside pyproject.toml or Cargo.toml: then maturin ships a
-  package ``<module>/`` holding the extension, an ``__init__.py`` that re-exports it, the
-  stub as ``__init__.pyi`` and a ``py.typed`` marker (PEP 561).
+* Otherwise (pure Rust) maturin ships a package named after the extension (the last dotted
+  part): ``ext/ext.so`` beside an ``__init__.py`` that re-exports it; a ``ext.pyi`` beside
+  pyproject.toml or Cargo.toml becomes ``ext/__init__.pyi`` with a ``py.typed`` marker
+  (PEP 561).
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def build_layout(resolved: Resolved, root: Path, crate: Crate) -> Layout:
     top = module.split(".", 1)[0]
     py_root = python_root(resolved.python_source, root, top)
     mixed = is_package(py_root / top)
+    wrap = not mixed and crate.lib_name is not None and resolved.bindings != "bin"
+    last = module.rsplit(".", 1)[-1]
     stub = None
-    if not mixed and "." not in module:
+    if wrap:
         for base in (root, crate.root):
-            if (base / f"{module}.pyi").is_file():
-                stub = base / f"{module}.pyi"
+            if (base / f"{last}.pyi").is_file():
+                stub = base / f"{last}.pyi"
                 break
     data = root / tool.data if tool.data else None
     if data is None:
@@ -64,6 +67,7 @@ def build_layout(resolved: Resolved, root: Path, crate: Crate) -> Layout:
         exclude=tool.exclude,
         data=data,
         mixed=mixed,
+        wrap=wrap,
         stub=stub,
         sbom=(
             (
