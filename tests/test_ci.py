@@ -313,3 +313,21 @@ def test_hostile_project_name_is_refused(
     assert not out.exists()
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a valid distribution name" in err
+
+
+def test_mwheel_find_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before mwheel is on PyPI: its wheel in tools/ (found) or a named directory (used)."""
+    repo, _ = make_repo(tmp_path, "bin-hello")
+
+    def installs(args: list[str]) -> set[str]:
+        doc = load(generate(repo, args, monkeypatch).read_text())
+        return {s for s in run_scripts(doc) if "pip install" in s and "mwheel" in s}
+
+    assert all("--find-links" not in s for s in installs([]))
+    (repo / "tools").mkdir()
+    (repo / "tools" / f"mwheel-{mwheel.__version__}-py3-none-any.whl").write_bytes(b"")
+    assert all("--find-links tools " in s for s in installs([]))
+    (repo / "vendor" / "wheels").mkdir(parents=True)
+    named = installs(["--mwheel-find-links", "vendor/wheels"])
+    assert named and all("--find-links vendor/wheels " in s for s in named)
+    assert main(["generate-ci", "github", "--mwheel-find-links", "nowhere"]) == 2

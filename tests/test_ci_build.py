@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ci import generate, load, make_repo
+from test_ci import ROOT, generate, load, make_repo
 
 from mwheel.audit import audit_wheel
 
@@ -177,3 +177,41 @@ def test_linux_test_step_runs(crate: str, tmp_path: Path, monkeypatch: pytest.Mo
     (step,) = steps_named(doc["jobs"]["test-manylinux"], "pytest")
     script = {"run": 'sh -euc "$SCRIPT"', "name": "pytest", "env": step["env"]}
     run_step(script, {"platform": "linux/amd64", "image": "host"}, repo, path)
+
+
+@needs_cargo
+@pytest.mark.slow
+def test_day_one_from_a_fresh_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jobs' own install step installs this mwheel (from its wheel in ``tools/``, as the
+    README says to before mwheel is on PyPI) into a fresh venv, and the build and sdist
+    steps then work with that mwheel alone: nothing from this checkout is on the path."""
+    if "x86_64-unknown-linux-gnu" not in rustup_targets():
+        pytest.skip("no x86_64-unknown-linux-gnu rustup target here")
+    repo, _ = make_repo(tmp_path, "bin-hello")
+    tools = repo / "tools"
+    wheel_cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tools)]
+    if subprocess.run([*wheel_cmd, str(ROOT)], capture_output=True, check=False).returncode:
+        pytest.skip("mwheel's own wheel cannot be built here (setuptools from PyPI)")
+    doc = load(generate(repo, ["--platform", "linux"], monkeypatch).read_text())
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": ""}
+    build = doc["jobs"]["manylinux"]
+    (entry,) = [e for e in build["strategy"]["matrix"]["include"] if e["target"] == "x86_64"]
+    (install,) = steps_named(build, "Install mwheel")
+    assert "--find-links tools" in install["run"]
+    try:
+        run_step(install, entry, repo, env)
+    except AssertionError as exc:
+        if "ConnectionError" in str(exc) or "No matching distribution" in str(exc):
+            pytest.skip(f"mwheel's dependencies cannot be downloaded here: {exc}")
+        raise
+    mwheel_exe = venv / "bin" / "mwheel"
+    assert mwheel_exe.is_file()
+    for step in steps_named(build, "Install the Rust target", "Build wheels"):
+        run_step(step, entry, repo, env)
+    (wheel,) = (repo / "dist").glob("*.whl")
+    assert "manylinux_2_17_x86_64" in wheel.name
+    (sdist_step,) = steps_named(doc["jobs"]["sdist"], "Build sdist")
+    run_step(sdist_step, {}, repo, env)
+    assert list((repo / "dist").glob("*.tar.gz"))

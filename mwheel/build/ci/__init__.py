@@ -40,6 +40,8 @@ def _command(options: CiOptions) -> str:
     words = ["mwheel", "generate-ci", "github"]
     if options.manifest_path:
         words += ["-m", options.manifest_path.as_posix()]
+    if options.mwheel_find_links:
+        words += ["--mwheel-find-links", options.mwheel_find_links.as_posix()]
     if options.platforms:
         words += ["--platform", *options.platforms]
     words += [flag for flag, on in (("--pytest", options.pytest), ("--zig", options.zig)) if on]

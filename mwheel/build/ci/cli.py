@@ -24,6 +24,13 @@ def add_ci_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--pytest", action="store_true", help="test every built wheel with pytest")
     p.add_argument("--zig", action="store_true", help="accepted; Linux builds always use zig")
+    p.add_argument(
+        "--mwheel-find-links",
+        type=Path,
+        metavar="DIR",
+        help="install mwheel from the wheel in this repository directory before PyPI "
+        "(default: tools/ when it holds this version's wheel)",
+    )
     p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
 
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         pytest=args.pytest,
         zig=args.zig,
         manifest_path=args.manifest_path,
+        mwheel_find_links=args.mwheel_find_links,
     )
     result = github_workflow(options)
     for warning in result.plan.warnings:

@@ -83,8 +83,12 @@ def _read_permissions() -> list[str]:
     return ["    permissions:", "      contents: read  # check out the repository"]
 
 
-def _mwheel(plan: WorkflowPlan, zig: bool) -> str:
-    return f"mwheel{'[zig]' if zig else ''}=={plan.mwheel_version}"
+def _install_mwheel(plan: WorkflowPlan, zig: bool) -> list[str]:
+    """This very mwheel version (and its zig extra where a job links with zig), from PyPI
+    or from the wheel committed in the repository (``plan.mwheel_find_links``)."""
+    spec = f"mwheel{'[zig]' if zig else ''}=={plan.mwheel_version}"
+    links = f"--find-links {plan.mwheel_find_links} " if plan.mwheel_find_links else ""
+    return _run("Install mwheel", [f'python -m pip install {links}"{spec}"'])
 
 
 def build_command(plan: WorkflowPlan, platform: Platform) -> str:
@@ -132,7 +136,7 @@ def _build_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
     if platform.name == "windows":
         lines.append("          architecture: ${{ matrix.python-arch }}")
     env = {"TRIPLE": "${{ matrix.triple }}"}
-    lines += _run("Install mwheel", [f'python -m pip install "{_mwheel(plan, linux)}"'])
+    lines += _install_mwheel(plan, linux)
     lines += _run("Install the Rust target", ['rustup target add "$TRIPLE"'], env)
     if platform.name == "macos":
         # The oldest macOS the wheel supports: what rustc links for, and the wheel's tag.
@@ -185,7 +189,7 @@ def _emscripten_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
         "        with:",
         f"          python-version: {outputs % 'python'}",
     ]
-    lines += _run("Install mwheel", [f'python -m pip install "{_mwheel(plan, False)}"'])
+    lines += _install_mwheel(plan, False)
     lines += _run(
         "Install Emscripten and the Rust toolchain",
         [
@@ -292,7 +296,7 @@ def _sdist_job(plan: WorkflowPlan) -> list[str]:
         *_uses("actions/setup-python", "      "),
         "        with:",
         f"          python-version: {_q(plan.project.test_python)}",
-        *_run("Install mwheel", [f'python -m pip install "{_mwheel(plan, False)}"']),
+        *_install_mwheel(plan, False),
         *_run("Build sdist", [" ".join(words)]),
         *_upload("wheels-sdist"),
     ]

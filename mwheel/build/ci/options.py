@@ -15,3 +15,4 @@ class CiOptions:
     zig: bool = False  # accepted as maturin's flag: Linux builds always link through zig
     manifest_path: Path | None = None
     project_dir: Path | None = None  # the repository root (default: cwd)
+    mwheel_find_links: Path | None = None  # a directory in the repository with mwheel's wheel

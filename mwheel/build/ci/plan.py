@@ -45,6 +45,7 @@ class WorkflowPlan:
     builds: tuple[Platform, ...]  # each with only the selected targets
     pytest: bool
     mwheel_version: str
+    mwheel_find_links: str | None  # a repository directory holding this mwheel's wheel
     warnings: tuple[str, ...]
 
 
@@ -171,4 +172,20 @@ def plan_workflow(options: CiOptions) -> WorkflowPlan:
             "emscripten: this mwheel cannot build wasm32-unknown-emscripten wheels yet; the "
             "job is generated (and kept out of the release) so it works once mwheel can"
         )
-    return WorkflowPlan(project, builds, options.pytest, mwheel.__version__, tuple(warnings))
+    root = options.project_dir or Path.cwd()
+    links = find_links(options.mwheel_find_links, root)
+    return WorkflowPlan(project, builds, options.pytest, mwheel.__version__, links, tuple(warnings))
+
+
+def find_links(given: Path | None, root: Path) -> str | None:
+    """Where the jobs look for mwheel's wheel before PyPI: ``--mwheel-find-links``, else
+    ``tools/`` when it holds this version's wheel (the README's way to use mwheel before
+    it is on PyPI), else nowhere."""
+    if given is None:
+        tools = root / "tools"
+        if not any(tools.glob(f"mwheel-{mwheel.__version__}-*.whl")):
+            return None
+        given = tools
+    if not (root / given).is_dir():
+        raise UsageError(f"{given}: --mwheel-find-links must name a directory")
+    return _relative(given, root)
