@@ -186,3 +186,28 @@ def test_strip_rebuilds_only_the_final_crate(tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in deps} == before
     assert _symtab(plain) and not _symtab(stripped)
     assert build(False).read_bytes() == plain.read_bytes()
+
+
+def test_backend_configured_compatibility(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A compatibility from [tool.maturin] tags pip's wheel when the build honours it; one it
+    cannot honour gives maturin's linux_<arch> wheel with a warning, not a failed install."""
+    from mwheel.build import backend
+
+    project = _switched_copy("mc-bin", ".", tmp_path / "src")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("CARGO_TARGET_DIR", str(TARGET))
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace("[tool.maturin]\n", '[tool.maturin]\ncompatibility = "pypi"\n')
+    )
+    name = backend.build_wheel(str(tmp_path / "pypi"))
+    assert "-manylinux_" in name
+    pyproject.write_text(
+        text.replace("[tool.maturin]\n", '[tool.maturin]\ncompatibility = "manylinux_2_5"\n')
+    )
+    name = backend.build_wheel(str(tmp_path / "old"))
+    assert name.endswith(f"-linux_{platform.machine()}.whl")
+    assert any("manylinux_2_5" in r.getMessage() for r in caplog.records)

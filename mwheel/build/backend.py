@@ -27,7 +27,7 @@ from typing import ParamSpec, TypeVar
 
 from mwheel.build.cli import add_build_options, options_from_args
 from mwheel.build.options import BuildOptions
-from mwheel.errors import MwheelError, UsageError
+from mwheel.errors import BuildError, MwheelError, RepairError, UsageError
 
 ConfigSettings = dict[str, str | list[str]] | None
 _P = ParamSpec("_P")
@@ -116,10 +116,29 @@ def build_wheel(
     config_settings: ConfigSettings = None,
     metadata_directory: str | None = None,
 ) -> str:
-    from mwheel.build import build_wheels
+    return _build_local(backend_options(wheel_directory, config_settings)).name
 
-    wheels = build_wheels(backend_options(wheel_directory, config_settings))
-    return wheels[0].name
+
+def _build_local(opts: BuildOptions) -> Path:
+    """Build; a ``compatibility`` from pyproject.toml that this machine's build cannot honour
+    gives the ``linux_<arch>`` wheel maturin's backend always builds, with a warning, rather
+    than a failed ``pip install`` (a tag asked for in the build arguments still must hold)."""
+    from mwheel.build import build_wheels
+    from mwheel.build.config import load_pyproject
+
+    try:
+        return build_wheels(opts)[0]
+    except BuildError as exc:
+        tag_missed = isinstance(exc.__context__, RepairError) or "does not honour" in exc.message
+        configured = (
+            opts.compatibility == load_pyproject(Path.cwd() / "pyproject.toml").tool.compatibility
+        )
+        if not (tag_missed and configured) or opts.compatibility == ("linux",):
+            raise
+        logging.getLogger("mwheel.build").warning(
+            "%s; building a linux_<arch> wheel for this machine instead", exc.message
+        )
+        return build_wheels(replace(opts, compatibility=("linux",)))[0]
 
 
 @_hook
