@@ -28,7 +28,7 @@ from mwheel.repair.model import FileEdit, Graft, RepairOptions, RepairPlan
 from mwheel.repair.registry import PATCHERS, PLANNERS
 from mwheel.repair.sbom import sbom_document
 from mwheel.wheel.archive import WheelArchive
-from mwheel.wheel.writer import WheelWriter, rewrite_wheel_file
+from mwheel.wheel.writer import WheelWriter, copy_verbatim, rewrite_wheel_file
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,7 @@ def apply_plan(
 
 
 def _pure_wheel(
+    archive: WheelArchive,
     report: WheelReport,
     path: Path,
     out_dir: Path,
@@ -240,14 +241,8 @@ def _pure_wheel(
     if claim is not None:
         claim(final)
     if not (final.exists() and final.resolve() == path.resolve()):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        scratch = out_dir / f".{report.wheel}.mwheel-copy"
-        try:
-            shutil.copyfile(path, scratch)
-            scratch.replace(final)
-        except OSError as exc:
-            scratch.unlink(missing_ok=True)
-            raise OutputError(f"{final}: cannot copy the pure wheel: {exc}") from None
+        # From the handle that was audited, staged in the scratch a later run cleans.
+        copy_verbatim(archive.fd, final, archive.check_unchanged)
     return RepairResult(path, final, plan, report)
 
 
@@ -315,7 +310,7 @@ def _repair_open(
         report = audit_archive(archive, audit_options)
     tags = frozenset(archive.tags)
     if is_pure(t.platform for t in tags):
-        return _pure_wheel(report, Path(path), Path(out_dir), options, dry_run, claim)
+        return _pure_wheel(archive, report, Path(path), Path(out_dir), options, dry_run, claim)
     plan = plan_repair(report, options, tags)
     if dry_run:
         return RepairResult(Path(path), None, plan, report)
@@ -336,7 +331,14 @@ def _repair_open(
         after = audit_wheel(
             written,
             AuditOptions(
-                lib_paths=(), host_libs=False, jobs=audit_options.jobs, exclude=options.exclude
+                lib_paths=(),
+                host_libs=False,
+                jobs=audit_options.jobs,
+                exclude=options.exclude,
+                # Libraries of declared dependencies stay provided (providers.py).
+                provided_by=audit_options.provided_by,
+                find_links=audit_options.find_links,
+                index_url=audit_options.index_url,
             ),
             known,
         )

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
@@ -238,6 +238,34 @@ class WheelWriter:
         with contextlib.suppress(OSError, ValueError):
             self._zip.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def copy_verbatim(fd: int, final: Path, check: Callable[[], None] | None = None) -> Path:
+    """Copy the open file ``fd`` to ``final`` byte for byte, atomically.
+
+    The copy is staged in a scratch directory beside ``final`` (removed by a later run if
+    this one is killed) and ``check`` (the input's has-it-changed test) runs before the
+    rename. Errors become one-line ``OutputError``s naming ``final``.
+    """
+    scratch = make_scratch(final.parent)
+    staged = scratch / final.name
+    try:
+        with open(staged, "wb") as out:
+            offset = 0
+            while block := os.pread(fd, 1 << 20, offset):
+                out.write(block)
+                offset += len(block)
+        if check is not None:
+            check()
+        os.replace(staged, final)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "")
+        raise OutputError(
+            f"{final}: cannot write the copy: {exc.strerror or exc} ({code})"
+        ) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return final
 
 
 def rewrite_wheel_file(text: str, tags: list[str], generator: str | None = None) -> bytes:
