@@ -13,6 +13,7 @@ options only when they can be used (the build command itself or ``--help``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -119,6 +120,35 @@ def _add_lookup_options(p: argparse.ArgumentParser) -> None:
         help="abi3 floor when the wheel's tags name none (abi3audit)",
     )
     p.add_argument(
+        "--provided-by",
+        action="append",
+        default=[],
+        metavar="SONAME=DIST",
+        help="a declared dependency DIST installs the library SONAME (a glob): it is neither "
+        "external nor grafted (repeatable; also [tool.mwheel.provided-by] of --providers FILE)",
+    )
+    p.add_argument(
+        "--providers",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of SONAME = DIST mappings ([provided-by] or [tool.mwheel.provided-by]; "
+        "default: ./pyproject.toml when it has the latter)",
+    )
+    p.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="wheels (or directories of wheels) of the dependencies: their RECORD says which "
+        "libraries they provide (repeatable)",
+    )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="ask this index (PEP 691) what the dependencies provide; no network use without it",
+    )
+    p.add_argument(
         "-S",
         "--strict",
         action="store_true",
@@ -198,7 +228,28 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
         isa_check=not args.disable_isa_ext_check,
         executable_path=args.executable_path,
         assume_minimum_abi3=args.assume_minimum_abi3,
+        provided_by=_provider_mappings(args),
+        find_links=tuple(args.find_links),
+        index_url=args.index_url,
     )
+
+
+def _provider_mappings(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """--provided-by pairs after those of the mapping file (or of ./pyproject.toml)."""
+    if not (args.providers or args.provided_by or Path("pyproject.toml").is_file()):
+        return ()
+    from mwheel.audit.providers import mappings_from_toml, parse_mapping
+
+    mappings: list[tuple[str, str]] = []
+    if args.providers is not None:
+        mappings += mappings_from_toml(args.providers)
+    elif Path("pyproject.toml").is_file():
+        # The project's own file: cibuildwheel runs the repair in the project directory.
+        # Not named by the user, so a file mwheel cannot read is no reason to fail.
+        with contextlib.suppress(MwheelError):
+            mappings += mappings_from_toml(Path("pyproject.toml"))
+    mappings += [parse_mapping(m) for m in args.provided_by]
+    return tuple(mappings)
 
 
 def error_line(path: Path, message: str) -> str:

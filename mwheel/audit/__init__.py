@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mwheel.audit.context import AuditOptions, WheelContext
 from mwheel.audit.findings import Finding
@@ -23,6 +24,9 @@ from mwheel.binary.model import Binary
 from mwheel.errors import InputError, MwheelError, TagError
 from mwheel.tags import PlatformTag
 from mwheel.wheel.archive import WheelArchive
+
+if TYPE_CHECKING:
+    from mwheel.audit.providers import Providers
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,21 @@ def build_context(
         binaries=binaries,
         options=options,
         source=archive.path,
+        providers=_providers(archive, options, claimed) if options.knows_providers else None,
     )
     return ctx, findings
+
+
+def _providers(
+    archive: WheelArchive, options: AuditOptions, claimed: tuple[PlatformTag, ...]
+) -> Providers:
+    """The wheel's declared dependencies (METADATA) and the libraries they ship."""
+    from mwheel.audit.providers import build_providers, metadata_requirements
+
+    requires, extras = metadata_requirements(archive.read_text(f"{archive.dist_info}/METADATA"))
+    return build_providers(
+        requires, extras, claimed, options.provided_by, options.find_links, options.index_url
+    )
 
 
 def _without_isa_level(binary: Binary) -> Binary:
@@ -178,6 +195,10 @@ def audit_archive(
         honoured.update(verdict.honoured)
         findings.extend(verdict.findings)
         externals.update(verdict.graph.external_map())
+        if judged.providers:
+            from mwheel.audit.providers import provided_findings
+
+            findings.extend(provided_findings(verdict.graph))
         if verdict.best_tag:
             best_tags.append(verdict.best_tag)
         repair_tags.append(verdict.repair_tag)

@@ -11,9 +11,13 @@ import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mwheel.binary.model import Binary
 from mwheel.tags import PlatformTag
+
+if TYPE_CHECKING:
+    from mwheel.audit.providers import Providers
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,16 @@ class AuditOptions:
     # Windows: lower-case DLL names vendored even when they are system or runtime DLLs
     # (delvewheel's --include/--add-dll).
     include: tuple[str, ...] = ()
+    # Libraries other wheels install (providers.py): SONAME=DIST mappings (globs allowed),
+    # wheels or directories of wheels whose RECORDs say what they ship, and an index to ask
+    # (opt-in: no network call without it).
+    provided_by: tuple[tuple[str, str], ...] = ()
+    find_links: tuple[Path, ...] = ()
+    index_url: str | None = None
+
+    @property
+    def knows_providers(self) -> bool:
+        return bool(self.provided_by or self.find_links or self.index_url)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,8 @@ class WheelContext:
     options: AuditOptions = AuditOptions()
     # The wheel file, for a planner that must read a member's text (Windows __init__.py).
     source: Path | None = field(default=None, compare=False)
+    # The declared dependencies and the libraries they ship (None: no provider source given).
+    providers: Providers | None = field(default=None, compare=False)
 
     def install_path(self, member: str) -> str:
         """Where ``member`` lands relative to site-packages; other schemes get a prefix."""

@@ -42,6 +42,7 @@ CODES = {
     "dt-relr-unsupported": "a binary uses DT_RELR, which the tag's loader does not apply",
     "dt-relr-needs-newer-libc": "DT_RELR, applied only by later releases of the tag's libc",
     "symbol-not-in-libc": "a musl binary imports a glibc-only function no musl exports",
+    "provided-by-dependency": "a needed library that a declared dependency (Requires-Dist) ships",
     "tag-not-honoured": "a claimed tag is not honoured and no rule gave a more specific reason",
 }
 

@@ -15,12 +15,16 @@ import posixpath
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.resolve import Dependency, DependencyGraph, ExternalLibrary
 from mwheel.binary import read_binary
 from mwheel.binary.model import Binary
 from mwheel.errors import MwheelError
+
+if TYPE_CHECKING:
+    from mwheel.audit.providers import Provided
 
 _HOST_DEFAULT_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib")
 # e_machine values, for rejecting a candidate of the wrong architecture without parsing it.
@@ -167,6 +171,10 @@ class LinuxResolver:
                             )
                         )
                         continue
+                provided = self._provided(binary, origin, soname, on_host)
+                if provided is not None:
+                    deps.append(Dependency(soname, needed_by, "provided", provided=provided))
+                    continue
                 path = self._on_host(binary, origin, soname)
                 deps.append(
                     Dependency(soname, needed_by, "external" if path else "missing", path=path)
@@ -194,6 +202,23 @@ class LinuxResolver:
             if member is not None and member in self.ctx.binaries:
                 return member
         return None
+
+    def _provided(self, binary: Binary, origin: str, soname: str, on_host: bool) -> Provided | None:
+        """A declared dependency's library (providers.py): found through the binary's
+        ``$ORIGIN`` RUNPATH entries when they reach where the dependency installs it."""
+        providers = self.ctx.providers
+        if not providers:
+            return None
+        dirs = (
+            []
+            if on_host
+            else [
+                (e, expand_origin(e, origin))
+                for e in search_dirs(binary)
+                if "$ORIGIN" in e or "${ORIGIN}" in e
+            ]
+        )
+        return providers.find(soname, dirs)
 
     def _candidate_dirs(self, binary: Binary, origin: str, on_host: bool) -> Iterable[str]:
         for entry in search_dirs(binary):

@@ -2,8 +2,10 @@
 
 Each reference from a binary to a library is classified once: bundled (a member of the
 wheel), system (allowed by the platform without bundling), external (found outside the
-wheel, so a repair must graft it) or missing (found nowhere). The repair planner works
-only from this graph, never from the file system.
+wheel, so a repair must graft it), provided (installed by a distribution the wheel
+declares as a dependency: providers.py; neither grafted nor counted against a policy) or
+missing (found nowhere). The repair planner works only from this graph, never from the
+file system.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mwheel.binary.model import Binary
 
-Kind = Literal["bundled", "system", "external", "missing"]
+if TYPE_CHECKING:
+    from mwheel.audit.providers import Provided
+
+Kind = Literal["bundled", "system", "external", "missing", "provided"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class Dependency:
     member: str | None = None  # the bundled member it resolves to
     path: str | None = None  # the host path of an external library
     reachable: bool = True  # False: bundled, but the loader would not find it there
+    provided: Provided | None = None  # for kind "provided": which dependency installs it
 
 
 @dataclass(frozen=True)
