@@ -129,14 +129,9 @@ def resolve(options: BuildOptions, pyproject: Pyproject, root: Path) -> Resolved
                 f"{pyproject.path}: [tool.mwheel] {key} = {value!r}: "
                 f"no such directory {root / value}"
             )
+    # Without python-source the python root is maturin's default (mwheel.build.layout): a
+    # python/ directory is not guessed, since maturin does not look there either.
     source = root / tool.python_source if tool.python_source else None
-    if (
-        source is None
-        and (root / "python").is_dir()
-        and tool.module_name
-        and "." in tool.module_name
-    ):
-        source = root / "python"
     return Resolved(
         bindings=options.bindings or tool.bindings,
         profile=profile,
