@@ -52,9 +52,12 @@ def run_moved(exe: Path, lib: Path, libname: str, tmp_path: Path, name: str = "x
 
 @pytest.mark.parametrize("name", list(RUNNERS))
 def test_edited_program_runs(name: str, tmp_path: Path) -> None:
-    """glibc loads the renamed, versioned library through the new RUNPATH."""
+    """glibc loads the renamed, versioned library through the new RUNPATH and finds its
+    symbol through the moved ``.dynsym``/``.gnu.hash`` (lld leaves no free DT_NULL slot, so
+    the new RUNPATH entry moves the library's ``.dynamic`` too)."""
     pair = build_pair(name, tmp_path)
-    lib, _ = both_editors(pair.lib, FileEdit(member="lib", format="elf", soname=LONG), tmp_path)
+    lib_edit = FileEdit(member="lib", format="elf", soname=LONG, rpaths=("$ORIGIN",))
+    lib, _ = both_editors(pair.lib, lib_edit, tmp_path)
     edit = FileEdit(
         member="exe",
         format="elf",

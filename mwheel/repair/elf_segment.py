@@ -113,6 +113,9 @@ def new_segment(
         raise elf.fail("too many program headers to add one")
     block = _block_after_phdrs(elf)
     move_phdrs = block is None
+    if block and not move_strings and block[0] <= elf.strtab_offset < block[1]:
+        # .dynstr moves with the block, and so does the slack after it that it grew into.
+        block = (block[0], max(block[1], elf.strtab_offset + len(table)))
     top = max(p.vaddr + p.memsz for p in loads)
     offset = _align(elf.size, 16)
     is_program = any(p.type == PT_INTERP for p in elf.phdrs)
