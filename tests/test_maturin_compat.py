@@ -42,7 +42,12 @@ pytestmark = [
 # case -> (crate directory, project directory inside it, smoke code or program, output)
 CASES = {
     "stub": ("mc-stub", ".", "import mc_stub; print(mc_stub.add(40, 2))", "42"),
-    "orjson-like": ("mc-mixed", ".", "import mc_mixed; print(mc_mixed.twice())", "84"),
+    "orjson-like": (
+        "mc-mixed",
+        ".",
+        "import mc_mixed, mc_extra; print(mc_mixed.twice() + mc_extra.X - 1)",
+        "84",
+    ),
     "workspace-root": ("mc-workspace", ".", "import mc_ws; print(mc_ws.scale(14))", "42"),
     "workspace-member": (
         "mc-workspace",
@@ -53,6 +58,12 @@ CASES = {
     "bin": ("mc-bin", ".", "mc-bin", "mc-bin says"),
     # no pyproject.toml: metadata from Cargo.toml alone (no round trip: nothing to switch)
     "cargo-only": ("pyo3-plain", ".", "import pyo3_plain; print(pyo3_plain.add(40, 2))", "42"),
+}
+
+# What mwheel's sdist ships beyond maturin's: the data directory and the wheel-only include
+# globs, without which a wheel built from maturin's sdist lacks files the tree's wheel has.
+SDIST_EXTRAS = {
+    "orjson-like": ("mc_mixed.data/data/share/mc-mixed/hello.txt", "notes/wheel-note.txt"),
 }
 
 
@@ -119,7 +130,9 @@ def test_sdist_round_trip_through_backend(case: str, tmp_path: Path) -> None:
     assert ref.sdist is not None
     assert sdist.name == ref.sdist.name
     with tarfile.open(sdist) as ours, tarfile.open(ref.sdist) as theirs:
-        assert sorted(ours.getnames()) == sorted(theirs.getnames())
+        extra = set(ours.getnames()) - set(theirs.getnames())
+        assert set(theirs.getnames()) <= set(ours.getnames())
+        assert extra == {f"{sdist.name[:-7]}/{m}" for m in SDIST_EXTRAS.get(case, ())}
     proc = subprocess.run(
         [
             sys.executable,
