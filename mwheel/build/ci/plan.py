@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomllib
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -37,6 +38,7 @@ class Project:
     manifest: str | None  # ``-m`` value relative to the repository root, POSIX form
     python_versions: tuple[str, ...]
     test_python: str
+    is_bin: bool  # a program, not an extension: no Pyodide build (maturin leaves it out too)
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,21 @@ def _relative(manifest: Path, root: Path) -> str:
     return rel
 
 
-def _cargo_name(manifest: Path) -> str | None:
+def _cargo_toml(manifest: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        return tomllib.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{manifest}: cannot read: {exc}") from None
-    name = data.get("package", {}).get("name")
-    return name if isinstance(name, str) else None
+
+
+def _is_bin(manifest: Path, cargo: dict[str, Any], pyproject: Pyproject) -> bool:
+    """A crate shipped as a program: bindings = "bin", or a binary and no cdylib library."""
+    if pyproject.tool.bindings:
+        return pyproject.tool.bindings == "bin"
+    lib = cargo.get("lib", {})
+    cdylib = isinstance(lib, dict) and "cdylib" in lib.get("crate-type", [])
+    has_bin = "bin" in cargo or (manifest.parent / "src" / "main.rs").is_file()
+    return has_bin and not cdylib
 
 
 def _python_versions(requires: object, where: Path) -> tuple[str, ...]:
@@ -142,7 +152,8 @@ def read_project(options: CiOptions) -> Project:
     root = options.project_dir or Path.cwd()
     manifest, pyproject = _locate(options.manifest_path, root)
     where = pyproject.path or manifest
-    name = pyproject.project.get("name") or _cargo_name(manifest)
+    cargo = _cargo_toml(manifest)
+    name = pyproject.project.get("name") or cargo.get("package", {}).get("name")
     if not isinstance(name, str):
         raise ConfigError(f"{where}: no project name ([project] name or [package] name)")
     if not _SAFE_NAME.fullmatch(name):
@@ -151,7 +162,7 @@ def read_project(options: CiOptions) -> Project:
     versions = _python_versions(pyproject.project.get("requires-python"), where)
     test_python = TEST_PYTHON if TEST_PYTHON in versions else versions[-1]
     rel = _relative(manifest, root) if options.manifest_path else None
-    return Project(name, rel, versions, test_python)
+    return Project(name, rel, versions, test_python, _is_bin(manifest, cargo, pyproject))
 
 
 def python_versions_for(project: Project, target: Target) -> tuple[str, ...]:
@@ -167,6 +178,9 @@ def plan_workflow(options: CiOptions) -> WorkflowPlan:
     builds = select_platforms(options.platforms)
     project = read_project(options)
     warnings = []
+    if project.is_bin and any(p.name == "emscripten" for p in builds):
+        builds = tuple(p for p in builds if p.name != "emscripten")
+        warnings.append("emscripten: left out, a program cannot run in Pyodide")
     if any(p.name == "emscripten" for p in builds):
         warnings.append(
             "emscripten: this mwheel cannot build wasm32-unknown-emscripten wheels yet; the "
