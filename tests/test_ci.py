@@ -145,6 +145,11 @@ def test_workflow_structure(
     )
     gated = {name for name in jobs if name != "release" and name != "emscripten"}
     assert set(release["needs"]) == gated
+    for name, job in jobs.items():  # the release downloads wheels-*: published jobs only
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/upload-artifact@"):
+                published = step["with"]["name"].startswith("wheels-")
+                assert published == (name != "emscripten"), name
     assert release["permissions"] == {"id-token": "write", "attestations": "write"}
     uses = [s.get("uses", "").split("@")[0] for s in release["steps"]]
     assert uses == [

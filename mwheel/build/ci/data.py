@@ -44,6 +44,7 @@ class Platform:
     title: str
     compatibility: str | None  # the --compatibility every Linux build of it asks for
     targets: tuple[Target, ...]
+    publish: bool = True  # its wheels go to PyPI (and the release waits for its jobs)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def load_targets() -> Targets:
             raw["title"],
             raw.get("compatibility"),
             tuple(_target(name, t) for t in raw["targets"]),
+            raw.get("publish", True),
         )
         for name, raw in data["platforms"].items()
     }

@@ -29,8 +29,6 @@ import json
 from mwheel.build.ci.data import Platform, Target, load_actions
 from mwheel.build.ci.plan import WorkflowPlan, python_versions_for
 
-RELEASE_PLATFORMS = ("manylinux", "musllinux", "windows", "macos")
-
 
 def _q(value: str) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML)."""
@@ -142,8 +140,15 @@ def _build_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
         # The oldest macOS the wheel supports: what rustc links for, and the wheel's tag.
         env["MACOSX_DEPLOYMENT_TARGET"] = "${{ matrix.deployment-target }}"
     lines += _run("Build wheels", [build_command(plan, platform)], env)
-    lines += _upload(f"wheels-{platform.name}-${{{{ matrix.target }}}}")
+    lines += _upload(_artifact(platform))
     return lines
+
+
+def _artifact(platform: Platform) -> str:
+    """The artifact of one matrix job; only published platforms' match the release's
+    ``wheels-*`` pattern."""
+    prefix = "wheels" if platform.publish else "unpublished"
+    return f"{prefix}-{platform.name}-${{{{ matrix.target }}}}"
 
 
 def _upload(name: str) -> list[str]:
@@ -209,8 +214,7 @@ def _emscripten_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
         ['source "$RUNNER_TEMP/emsdk/emsdk_env.sh"', f'RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN" {build}'],
         env,
     )
-    # Not named wheels-*: PyPI takes no Emscripten wheels, so the release leaves them out.
-    lines += _upload("pyodide-${{ matrix.target }}")
+    lines += _upload(_artifact(platform))
     return lines
 
 
@@ -249,7 +253,7 @@ def _test_job(plan: WorkflowPlan, platform: Platform) -> list[str]:
         *_checkout(),
         *_uses("actions/download-artifact", "      "),
         "        with:",
-        f"          name: wheels-{platform.name}-${{{{ matrix.target }}}}",
+        f"          name: {_artifact(platform)}",
         "          path: dist",
     ]
     env = {"PACKAGE": _q(plan.project.name)}
@@ -358,15 +362,13 @@ def render(plan: WorkflowPlan, command: str) -> str:
     needs = []
     for platform in plan.builds:
         lines += _build_job(plan, platform)
-        if platform.name in RELEASE_PLATFORMS:
+        if platform.publish:
             needs.append(platform.name)
     lines += _sdist_job(plan)
     needs.append("sdist")
     if plan.pytest:
         for platform in plan.builds:
-            if platform.name in RELEASE_PLATFORMS and any(
-                t.test != "none" for t in platform.targets
-            ):
+            if platform.publish and any(t.test != "none" for t in platform.targets):
                 lines += _test_job(plan, platform)
                 needs.append(f"test-{platform.name}")
     lines += _release_job(plan, needs)

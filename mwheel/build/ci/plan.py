@@ -76,7 +76,11 @@ def select_platforms(names: tuple[str, ...]) -> tuple[Platform, ...]:
             continue
         only = wanted[platform.name]
         targets = tuple(t for t in platform.targets if only is None or t.name in only)
-        out.append(Platform(platform.name, platform.title, platform.compatibility, targets))
+        out.append(
+            Platform(
+                platform.name, platform.title, platform.compatibility, targets, platform.publish
+            )
+        )
     return tuple(out)
 
 
