@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import Message
@@ -24,12 +25,17 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from mwheel.errors import OutputError
+from mwheel.wheel.inflate import DEFLATE
 from mwheel.wheel.record import RecordEntry, record_entry_for, render_record
 from mwheel.wheel.zipread import ZipEntry
 
 SCRATCH_PREFIX = ".mwheel-tmp-"
 _STALE_AFTER = 3600.0
 DEFAULT_COMPRESSLEVEL = 6
+# ISA-L's level for new members (grafted libraries, patched binaries, WHEEL). Measured on
+# opencv's 35 MB libopenblas (README, "Compression level of new members"): 0.13 s for a
+# ratio of 0.297, where zlib 6 takes 1.27 s for 0.264 and zlib 1 0.33 s for 0.312.
+FAST_LEVEL = 3
 
 
 def source_date() -> tuple[int, int, int, int, int, int] | None:
@@ -115,6 +121,9 @@ class WheelWriter:
         self.scratch = make_scratch(self.dest.parent)
         self.path = self.scratch / self.dest.name
         self.compresslevel = DEFAULT_COMPRESSLEVEL if compresslevel is None else compresslevel
+        # Without an explicit level, new members are deflated by ISA-L when it is in use;
+        # a level given by the user (-z) is a zlib level and zlib honours it exactly.
+        self._fast = DEFLATE if compresslevel is None and DEFLATE.name != "zlib" else None
         self.fixed_date = source_date()
         self.default_date = self.fixed_date or default_date or (1980, 1, 1, 0, 0, 0)
         try:
@@ -156,10 +165,19 @@ class WheelWriter:
         info.external_attr = (0o100000 | (mode & 0o7777)) << 16
         info.create_system = 3
         info.compress_type = zipfile.ZIP_DEFLATED
-        try:
-            self._zip.writestr(info, data, compresslevel=self.compresslevel)
-        except OSError as exc:
-            raise self._io_error(f"cannot write {name}", exc) from None
+        if self._fast is not None:
+            # ISA-L at FAST_LEVEL: the same members, deflated ten times faster (README).
+            packer = self._fast.compressobj(FAST_LEVEL, zlib.DEFLATED, -15)
+            packed = packer.compress(data) + packer.flush()
+            info.CRC = zlib.crc32(data)
+            info.compress_size = len(packed)
+            info.file_size = len(data)
+            self._write_member(info, [packed])
+        else:
+            try:
+                self._zip.writestr(info, data, compresslevel=self.compresslevel)
+            except OSError as exc:
+                raise self._io_error(f"cannot write {name}", exc) from None
         self._records.append(record_entry_for(name, data))
 
     def copy_raw(self, entry: ZipEntry, blocks: Iterable[bytes], record: RecordEntry) -> None:
@@ -178,26 +196,30 @@ class WheelWriter:
         new.external_attr = entry.external_attr
         new.create_system = entry.create_system
         new.flag_bits = entry.flags & 0x800  # keep UTF-8 names, drop data descriptors
+        self._write_member(new, blocks)
+        self._records.append(RecordEntry(entry.name, record.algorithm, record.digest, entry.size))
+
+    def _write_member(self, info: zipfile.ZipInfo, blocks: Iterable[bytes]) -> None:
+        """A local header from ``info``, then ``blocks`` (already compressed) as its data."""
         zf = self._zip
         fp = zf.fp
         assert fp is not None
         try:
-            new.header_offset = fp.tell()
-            zip64 = new.file_size > zipfile.ZIP64_LIMIT or new.compress_size > zipfile.ZIP64_LIMIT
-            fp.write(new.FileHeader(zip64))
+            info.header_offset = fp.tell()
+            zip64 = info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT
+            fp.write(info.FileHeader(zip64))
             written = 0
             for block in blocks:
                 fp.write(block)
                 written += len(block)
         except OSError as exc:
-            raise self._io_error(f"cannot write {entry.name}", exc) from None
-        if written != entry.compressed_size:
-            raise OutputError(f"{self.dest.name}: input ended inside {entry.name}")
-        zf.filelist.append(new)
-        zf.NameToInfo[new.filename] = new
+            raise self._io_error(f"cannot write {info.filename}", exc) from None
+        if written != info.compress_size:
+            raise OutputError(f"{self.dest.name}: input ended inside {info.filename}")
+        zf.filelist.append(info)
+        zf.NameToInfo[info.filename] = info
         zf.start_dir = fp.tell()
         zf._didModify = True  # type: ignore[attr-defined]
-        self._records.append(RecordEntry(entry.name, record.algorithm, record.digest, entry.size))
 
     def _io_error(self, what: str, exc: OSError) -> OutputError:
         """One line naming the output and the OS error (ENOSPC, EIO, EDQUOT...)."""
