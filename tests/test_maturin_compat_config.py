@@ -8,7 +8,10 @@ maturin's own wheels is in test_maturin_compat.py).
 from __future__ import annotations
 
 import email.parser
+import json
 import logging
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -220,8 +223,9 @@ Changelog = "https://changes.invalid"
     assert [rel for rel, _ in meta.license_files] == ["LICENSE-APACHE", "LICENSE-MIT"]
     assert ("Description-Content-Type", "text/x-rst; charset=latin-1") in headers
     assert [v for k, v in headers if k == "Requires-Dist"] == [
-        "attrs>=22 ; python_version >= '3.9'",
-        "orjson ; (sys_platform == 'linux' or sys_platform == 'darwin') and extra == 'fast'",
+        "attrs>=22 ; python_full_version >= '3.9'",
+        "orjson ; (sys_platform == 'linux' and extra == 'fast') or "
+        "(sys_platform == 'darwin' and extra == 'fast')",
     ]
 
 
@@ -260,3 +264,50 @@ def test_backend_takes_maturin_settings(
     assert editable.profile == "dev" and not editable.release and editable.editable
     given = backend_options(str(tmp_path / "o"), {"build-args": "--release"}, editable=True)
     assert given.release and given.profile is None
+
+
+DEPENDENCIES = [
+    "a; python_version < '3.11'",
+    "b; python_version <= '3.11'",
+    "c; python_version > '3.9'",
+    "d; python_version == '3.9'",
+    "e; python_version != '3.9'",
+    'f; python_version >= "3.8"',
+    "g>=1.0,<2 ; sys_platform == 'win32' or platform_machine == 'x86_64'",
+    "h[y,x] (>=1.0)",
+    "i; python_full_version >= '3.8.1'",
+    "j; implementation_name == 'cpython' and python_version < '3.12'",
+    "k @ https://example.invalid/k.whl",
+    "m; extra == 'z'",
+    "n ; os_name == 'nt' and (python_version < '3.10' or platform_machine == 'arm64')",
+]
+OPTIONAL = {"o": ["p; python_version < '3.11'", "q; os_name == 'nt' or os_name == 'posix'"]}
+
+
+@pytest.mark.skipif(shutil.which("maturin") is None, reason="maturin is not installed")
+def test_requires_dist_spelled_as_maturin(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Requires-Dist of every dependency form equals what ``maturin pep517 write-dist-info``
+    writes (no compiling: maturin only reads the project)."""
+    (tmp_path / "Cargo.toml").write_text('[package]\nname = "reqs"\nversion = "0.1.0"\n')
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.rs").write_text("fn main() {}\n")
+    text = (
+        '[build-system]\nrequires = ["maturin>=1,<2"]\nbuild-backend = "maturin"\n\n'
+        f'[project]\nname = "reqs"\nversion = "0.1.0"\ndependencies = {json.dumps(DEPENDENCIES)}\n'
+        f"[project.optional-dependencies]\no = {json.dumps(OPTIONAL['o'])}\n"
+        '\n[tool.maturin]\nbindings = "bin"\n'
+    )
+    pyproject = _load(tmp_path, text, caplog)
+    subprocess.run(
+        ["maturin", "pep517", "write-dist-info", "--metadata-directory", str(tmp_path / "m")],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    (theirs,) = (tmp_path / "m").glob("*.dist-info/METADATA")
+    crate = _crate(tmp_path)
+    ours = _headers(project_metadata(crate, pyproject).render())
+    expected = _headers(theirs.read_bytes())
+    assert [v for k, v in ours if k == "Requires-Dist"] == [
+        v for k, v in expected if k == "Requires-Dist"
+    ]

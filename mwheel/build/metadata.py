@@ -33,6 +33,7 @@ from packaging.version import InvalidVersion, Version
 
 from mwheel.build.cargo import Crate
 from mwheel.build.config import Pyproject
+from mwheel.build.requirements import requires_dist
 from mwheel.errors import ConfigError
 
 _README_TYPES = {
@@ -174,15 +175,6 @@ def _cargo_urls(pkg: dict[str, Any]) -> dict[str, str]:
     return urls
 
 
-def _requirement(requirement: str, extra: str | None = None) -> str:
-    """``req ; marker`` with the extra's clause appended, spaced as maturin writes it."""
-    req, _, marker = (s.strip() for s in requirement.partition(";"))
-    if extra is not None:
-        marker = f"({marker})" if " or " in marker else marker
-        marker = f"{marker} and extra == '{extra}'" if marker else f"extra == '{extra}'"
-    return f"{req} ; {marker}" if marker else req
-
-
 def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
     """Merge ``[project]`` and the Cargo package into one metadata record."""
     project = pyproject.project
@@ -200,9 +192,12 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
     version = _pep440(str(project.get("version") or crate.version), where)
     headers: list[tuple[str, str]] = []
     headers += [("Classifier", str(c)) for c in project.get("classifiers", [])]
-    headers += [("Requires-Dist", _requirement(str(d))) for d in project.get("dependencies", [])]
+    headers += [
+        ("Requires-Dist", requires_dist(str(d), None, where))
+        for d in project.get("dependencies", [])
+    ]
     for extra, deps in (project.get("optional-dependencies") or {}).items():
-        headers += [("Requires-Dist", _requirement(str(d), extra)) for d in deps]
+        headers += [("Requires-Dist", requires_dist(str(d), extra, where)) for d in deps]
     headers += [("Provides-Extra", e) for e in (project.get("optional-dependencies") or {})]
     licenses = find_license_files(project, base, where) if pyproject.path else []
     headers += [("License-File", rel) for rel, _ in licenses]
