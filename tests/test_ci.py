@@ -342,3 +342,14 @@ def test_mwheel_find_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     named = installs(["--mwheel-find-links", "vendor/wheels"])
     assert named and all("--find-links vendor/wheels " in s for s in named)
     assert main(["generate-ci", "github", "--mwheel-find-links", "nowhere"]) == 2
+
+
+def test_a_target_without_an_allowed_python_is_left_out(tmp_path: Path) -> None:
+    """Windows arm64 runners have CPython 3.11+ only: a project for <3.11 cannot use them."""
+    repo, _ = make_repo(tmp_path, "bin-hello")
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('">=3.9"', '">=3.9,<3.11"'))
+    plan = github_workflow(CiOptions(project_dir=repo)).plan
+    windows = {p.name: {t.name for t in p.targets} for p in plan.builds}["windows"]
+    assert windows == {"x64", "x86"}
+    assert any("windows aarch64: left out" in w for w in plan.warnings)

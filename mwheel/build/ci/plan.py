@@ -10,6 +10,7 @@ out of its quoting must be refused, not rendered.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +176,7 @@ def python_versions_for(project: Project, target: Target) -> tuple[str, ...]:
         return project.python_versions
     floor = tuple(int(p) for p in target.min_python.split("."))
     kept = tuple(v for v in project.python_versions if tuple(int(p) for p in v.split(".")) >= floor)
-    return kept or project.python_versions[-1:]
+    return kept
 
 
 def plan_workflow(options: CiOptions) -> WorkflowPlan:
@@ -185,6 +186,20 @@ def plan_workflow(options: CiOptions) -> WorkflowPlan:
     if project.is_bin and any(p.name == "emscripten" for p in builds):
         builds = tuple(p for p in builds if p.name != "emscripten")
         warnings.append("emscripten: left out, a program cannot run in Pyodide")
+    kept = []
+    for platform in builds:
+        targets = []
+        for target in platform.targets:
+            if python_versions_for(project, target):
+                targets.append(target)
+            else:
+                warnings.append(
+                    f"{platform.name} {target.name}: left out, its runner has CPython "
+                    f"{target.min_python} and later only, which requires-python excludes"
+                )
+        if targets:
+            kept.append(dataclasses.replace(platform, targets=tuple(targets)))
+    builds = tuple(kept)
     if any(p.name == "emscripten" for p in builds):
         warnings.append(
             "emscripten: this mwheel cannot build wasm32-unknown-emscripten wheels yet; the "
