@@ -20,7 +20,9 @@ def add_ci_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         choices=platform_names(),
-        help="platforms to build (default: manylinux musllinux windows macos)",
+        metavar="PLATFORM",
+        help=f"one or more of {', '.join(platform_names())} "
+        "(default: manylinux musllinux windows macos)",
     )
     p.add_argument("--pytest", action="store_true", help="test every built wheel with pytest")
     p.add_argument("--zig", action="store_true", help="accepted; Linux builds always use zig")
