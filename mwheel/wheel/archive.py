@@ -27,6 +27,7 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from mwheel.errors import WheelError
+from mwheel.wheel.names import check_member_name, normalise_dist, normalise_member
 from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
 from mwheel.wheel.zipread import (
     CHUNK,
@@ -64,7 +65,6 @@ RECORD_ROW_OVERHEAD = 160
 RECORD_SLACK = 64 << 10
 SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
 # Errors that zipfile raises for damaged archives while reading the central directory.
 ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -92,33 +92,6 @@ class Member:
     @property
     def executable(self) -> bool:
         return bool(self.mode & 0o111)
-
-
-def check_member_name(name: str, where: str) -> None:
-    """Refuse names that would land outside the install target (PEP 427 paths are relative)."""
-    problem = None
-    if not name or "\x00" in name:
-        problem = "empty or NUL in name"
-    elif "\\" in name:
-        problem = "backslash in name"
-    elif name.startswith("/"):
-        problem = "absolute path"
-    elif _DRIVE.match(name):
-        problem = "drive letter"
-    elif ".." in name.rstrip("/").split("/"):
-        problem = "'..' component"
-    if problem:
-        raise WheelError(f"{where}: hostile member name {name!r}: {problem}")
-
-
-def normalise_member(name: str) -> str:
-    """The path an installer writes ``name`` to: empty and ``.`` components dropped.
-
-    Installers join the name to the target directory, so ``pkg/./x`` and ``pkg//x`` land on
-    ``pkg/x``; two members with one normal form overwrite each other at install time.
-    """
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    return "/".join(parts) + ("/" if name.endswith("/") and parts else "")
 
 
 class WheelArchive:
@@ -247,7 +220,8 @@ class WheelArchive:
         wanted = [
             d
             for d in dist_infos
-            if _normalise(d[: -len(".dist-info")].rsplit("-", 1)[0]) == _normalise(str(self.name))
+            if normalise_dist(d[: -len(".dist-info")].rsplit("-", 1)[0])
+            == normalise_dist(str(self.name))
         ]
         if len(dist_infos) > 1 and len(wanted) != 1:
             raise WheelError(
@@ -424,7 +398,3 @@ class WheelInfo:
     root_is_purelib: bool
     generator: str
     text: str
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()

@@ -1,0 +1,46 @@
+"""Member and distribution names as installers see them (PEP 427, PEP 503).
+
+A member name is refused if it would land outside the install target; two names that an
+installer writes to the same path are one name (``normalise_member``), so the duplicate
+check runs on that form.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mwheel.errors import WheelError
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def check_member_name(name: str, where: str) -> None:
+    """Refuse names that would land outside the install target (PEP 427 paths are relative)."""
+    problem = None
+    if not name or "\x00" in name:
+        problem = "empty or NUL in name"
+    elif "\\" in name:
+        problem = "backslash in name"
+    elif name.startswith("/"):
+        problem = "absolute path"
+    elif _DRIVE.match(name):
+        problem = "drive letter"
+    elif ".." in name.rstrip("/").split("/"):
+        problem = "'..' component"
+    if problem:
+        raise WheelError(f"{where}: hostile member name {name!r}: {problem}")
+
+
+def normalise_member(name: str) -> str:
+    """The path an installer writes ``name`` to: empty and ``.`` components dropped.
+
+    Installers join the name to the target directory, so ``pkg/./x`` and ``pkg//x`` land on
+    ``pkg/x``; two members with one normal form overwrite each other at install time.
+    """
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    return "/".join(parts) + ("/" if name.endswith("/") and parts else "")
+
+
+def normalise_dist(name: str) -> str:
+    """PEP 503 normal form, to find the ``.dist-info`` of the wheel's own distribution."""
+    return re.sub(r"[-_.]+", "_", name).lower()
