@@ -102,7 +102,7 @@ def test_layouts_and_metadata(tmp_path: Path) -> None:
         eps = zf.read("pyo3_mixed-0.3.0.dist-info/entry_points.txt").decode()
     assert "pyo3_mixed/__init__.py" in names
     assert any(n.startswith("pyo3_mixed/_native.cpython-") for n in names)
-    assert "pyo3-mixed-double = pyo3_mixed:main" in eps
+    assert "pyo3-mixed-double=pyo3_mixed:main" in eps  # maturin's spelling
     binw = build("bin-hello", tmp_path)[0]
     assert "-py3-none-" in binw.name
     with zipfile.ZipFile(binw) as zf:

@@ -311,3 +311,78 @@ def test_requires_dist_spelled_as_maturin(tmp_path: Path, caplog: pytest.LogCapt
     assert [v for k, v in ours if k == "Requires-Dist"] == [
         v for k, v in expected if k == "Requires-Dist"
     ]
+
+
+# Cargo package of the metadata cases: every field maturin can take from Cargo.toml.
+MD_CARGO = """[package]
+name = "mdx-crate"
+version = "1.0.0-alpha.1"
+edition = "2021"
+description = \"\"\"A multi
+line description\"\"\"
+license = "MIT"
+authors = ["Ann <ann@example.invalid>", "Bob"]
+homepage = "https://home.invalid"
+repository = "https://repo.invalid"
+documentation = "https://docs.invalid"
+keywords = ["k1", "k2"]
+readme = "README.md"
+"""
+MD_CASES = {
+    "license-file": 'name = "mdx"\nversion = "1"\nlicense = {file = "LICENSE"}\n',
+    "license-files": 'name = "mdx"\nversion = "1"\nlicense = "MIT"\n'
+    'license-files = ["LICENSE", "NOTICE"]\n',
+    "people": 'name = "mdx"\nversion = "1"\nauthors = [{name = "A"}, '
+    '{name = "B", email = "b@x.invalid"}, {email = "c@x.invalid"}]\n'
+    'maintainers = [{name = "M"}, {email = "n@x.invalid"}]\n',
+    "readme-text": 'name = "mdx"\nversion = "1"\n'
+    'readme = {text = "Hello\\nworld", content-type = "text/plain"}\n',
+    "static": 'name = "mdx"\nversion = "1"\nclassifiers = ["A :: B", "C :: D"]\n'
+    'keywords = ["x", "y"]\nrequires-python = ">=3.8,<4"\ndescription = "  spaced   out  "\n',
+    "no-project": None,
+    "all-dynamic": 'name = "mdx"\ndynamic = ["version", "description", "authors", "keywords", '
+    '"readme", "license", "urls", "maintainers", "classifiers", "requires-python"]\n',
+    "entry-points": 'name = "mdx"\nversion = "1"\n[project.scripts]\nx = "m:f"\n'
+    '[project.gui-scripts]\ng = "m:g"\n[project.entry-points."grp.x"]\ne = "m:e"\n',
+    "urls": 'name = "mdx"\nversion = "1"\n[project.urls]\nHomepage = "https://h.invalid"\n'
+    '"Bug Tracker" = "https://b.invalid"\n',
+}
+
+
+@pytest.mark.skipif(shutil.which("maturin") is None, reason="maturin is not installed")
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
+@pytest.mark.parametrize("case", sorted(MD_CASES))
+def test_metadata_as_maturin_writes_it(
+    case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """METADATA and entry_points.txt equal maturin's (``maturin pep517 write-dist-info``
+    reads the project without compiling) for each way of declaring metadata."""
+    from mwheel.build import cargo
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.rs").write_text("fn main() {}\n")
+    (tmp_path / "Cargo.toml").write_text(MD_CARGO)
+    (tmp_path / "README.md").write_text("# readme\n")
+    (tmp_path / "LICENSE").write_text("MIT text\n")
+    (tmp_path / "NOTICE").write_text("notice\n")
+    project = MD_CASES[case]
+    text = '[build-system]\nrequires = ["maturin>=1,<2"]\nbuild-backend = "maturin"\n\n'
+    text += f"[project]\n{project}\n" if project is not None else ""
+    text += '[tool.maturin]\nbindings = "bin"\n'
+    pyproject = _load(tmp_path, text, caplog)
+    subprocess.run(
+        ["maturin", "pep517", "write-dist-info", "--metadata-directory", str(tmp_path / "m")],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    (theirs,) = (tmp_path / "m").glob("*.dist-info")
+    crate = cargo.read_crate(tmp_path / "Cargo.toml", cargo.CargoFlags())
+    meta = project_metadata(crate, pyproject)
+    parser = email.parser.BytesParser()
+    ours_msg = parser.parsebytes(meta.render())
+    theirs_msg = parser.parsebytes((theirs / "METADATA").read_bytes())
+    assert sorted(ours_msg.items()) == sorted(theirs_msg.items())
+    assert ours_msg.get_payload() == theirs_msg.get_payload()
+    eps = theirs / "entry_points.txt"
+    assert (meta.render_entry_points() or b"") == (eps.read_bytes() if eps.is_file() else b"")

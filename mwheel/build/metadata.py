@@ -71,11 +71,11 @@ class ProjectMetadata:
     def render_entry_points(self) -> bytes | None:
         if not self.entry_points:
             return None
+        # maturin's spelling: groups and entries in the order written, ``name=value``.
         parts = []
-        for group in sorted(self.entry_points):
-            body = "".join(f"{n} = {v}\n" for n, v in sorted(self.entry_points[group].items()))
-            parts.append(f"[{group}]\n{body}")
-        return "\n".join(parts).encode("utf-8")
+        for group, entries in self.entry_points.items():
+            parts.append(f"[{group}]\n" + "".join(f"{n}={v}\n" for n, v in entries.items()))
+        return "".join(parts).encode("utf-8")
 
 
 def _pep440(version: str, where: str) -> str:
@@ -137,10 +137,7 @@ def _license(
     if isinstance(lic, dict) and "text" in lic:
         return [("License", str(lic["text"]))]
     if isinstance(lic, dict) and "file" in lic:
-        try:
-            return [("License", (base / str(lic["file"])).read_text(encoding="utf-8"))]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the licence file {lic['file']}: {exc}") from None
+        return []  # the file is a License-File (maturin writes no License header for it)
     if dynamic and pkg.get("license"):
         return [("License", str(pkg["license"]))]
     return []
@@ -199,13 +196,25 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
     for extra, deps in (project.get("optional-dependencies") or {}).items():
         headers += [("Requires-Dist", requires_dist(str(d), extra, where)) for d in deps]
     headers += [("Provides-Extra", e) for e in (project.get("optional-dependencies") or {})]
-    licenses = find_license_files(project, base, where) if pyproject.path else []
+    # Without a [project] table maturin lists (and ships) no licence file.
+    licenses = find_license_files(project, base, where) if has_project else []
+    lic = project.get("license")
+    if (
+        isinstance(lic, dict)
+        and isinstance(lic.get("file"), str)
+        and "license-files" not in project
+    ):
+        path = (base / lic["file"]).resolve()
+        if path.is_file() and path.is_relative_to(base.resolve()):
+            rel = path.relative_to(base.resolve()).as_posix()
+            licenses = sorted({**dict(licenses), rel: path}.items())
     headers += [("License-File", rel) for rel, _ in licenses]
     summary = project.get("description") or (
         pkg.get("description") if from_cargo("description") else None
     )
     if summary:
-        headers.append(("Summary", " ".join(str(summary).split())))
+        lines = str(summary).strip().splitlines()
+        headers.append(("Summary", " ".join(line.strip() for line in lines)))
     keywords = project.get("keywords") or (pkg.get("keywords") if from_cargo("keywords") else None)
     if keywords:
         headers.append(("Keywords", ",".join(keywords)))
@@ -220,7 +229,8 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         headers += [(h.replace("Author", "Maintainer"), v) for h, v in people]
     headers += _license(project, pkg, from_cargo("license"), base)
     if rp := project.get("requires-python"):
-        headers.append(("Requires-Python", str(rp)))
+        spec = ", ".join(s.strip() for s in str(rp).split(","))  # maturin's spelling
+        headers.append(("Requires-Python", spec))
     if "readme" in project:
         text, ctype = _readme(project["readme"], base, where)
     elif from_cargo("readme"):
