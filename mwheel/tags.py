@@ -1,4 +1,4 @@
-"""Structured platform tags (PEP 425, 513, 571, 599, 600, 656 and the macOS/Windows tags).
+"""Structured platform tags (PEP 425, 513, 571, 599, 600, 656, 730, 738, macOS/Windows tags).
 
 A tag string is parsed once into a ``PlatformTag`` and printed back the same way, so the
 audit compares numbers, never strings. Nothing here looks at the host: mwheel judges
@@ -37,14 +37,22 @@ WINDOWS_ARCHS = {"win32": "x86", "win_amd64": "x86_64", "win_arm64": "arm64", "w
 _LINUX_RE = re.compile(r"^(manylinux|musllinux)_(\d+)_(\d+)_([a-z0-9_]+)$")
 _LEGACY_RE = re.compile(r"^(manylinux1|manylinux2010|manylinux2014)_([a-z0-9_]+)$")
 _MACOS_RE = re.compile(r"^macosx_(\d+)_(\d+)_([a-z0-9_]+)$")
+# PEP 738: android_<API level>_<ABI>, the ABI names of the Android NDK.
+ANDROID_ABIS = ("arm64_v8a", "x86_64", "armeabi_v7a", "x86")
+_ANDROID_RE = re.compile(r"^android_(\d+)_(" + "|".join(ANDROID_ABIS) + r")$")
+# PEP 730: ios_<major>_<minor>_<arch>_<sdk>; the arch of a PlatformTag keeps the SDK
+# ("arm64_iphonesimulator"), since a device and a simulator binary are not interchangeable.
+IOS_SDKS = ("iphoneos", "iphonesimulator")
+_IOS_RE = re.compile(r"^ios_(\d+)_(\d+)_((?:arm64|x86_64)_(?:iphoneos|iphonesimulator))$")
 
 
 @dataclass(frozen=True, order=True)
 class PlatformTag:
     """One platform tag: family (manylinux, musllinux, linux, macosx, win, any), version, arch.
 
-    ``version`` is the glibc version for manylinux, the musl version for musllinux and the
-    minimum macOS version for macosx; ``None`` for linux, win and any.
+    ``version`` is the glibc version for manylinux, the musl version for musllinux, the
+    minimum macOS version for macosx, (API level, 0) for android and the minimum iOS version
+    for ios; ``None`` for linux, win and any.
     """
 
     family: str
@@ -62,6 +70,10 @@ class PlatformTag:
             return cls("linux", None, t[6:])
         if m := _MACOS_RE.match(t):
             return cls("macosx", (int(m[1]), int(m[2])), m[3])
+        if m := _ANDROID_RE.match(t):
+            return cls("android", (int(m[1]), 0), m[2])
+        if m := _IOS_RE.match(t):
+            return cls("ios", (int(m[1]), int(m[2])), m[3])
         if t in WINDOWS_ARCHS:
             return cls("win", None, WINDOWS_ARCHS[t])
         if t == "any":
@@ -76,6 +88,12 @@ class PlatformTag:
         if self.family == "macosx":
             assert self.version is not None
             return f"macosx_{self.version[0]}_{self.version[1]}_{self.arch}"
+        if self.family == "android":
+            assert self.version is not None
+            return f"android_{self.version[0]}_{self.arch}"
+        if self.family == "ios":
+            assert self.version is not None
+            return f"ios_{self.version[0]}_{self.version[1]}_{self.arch}"
         if self.family == "win":
             return {v: k for k, v in WINDOWS_ARCHS.items()}[self.arch]
         if self.family == "linux":
@@ -96,8 +114,14 @@ class PlatformTag:
 
     @property
     def os(self) -> str:
-        """The operating system the tag is for: linux, macos, windows or any."""
-        return {"macosx": "macos", "win": "windows", "any": "any"}.get(self.family, "linux")
+        """The operating system the tag is for: linux, macos, windows, android, ios or any."""
+        return {
+            "macosx": "macos",
+            "win": "windows",
+            "any": "any",
+            "android": "android",
+            "ios": "ios",
+        }.get(self.family, "linux")
 
     def __str__(self) -> str:
         return self.name

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from mwheel.audit.context import AuditOptions, WheelContext
 from mwheel.audit.findings import Finding
 from mwheel.audit.pure import is_pure, split_pure
-from mwheel.audit.registry import OS_OF_FORMAT, RULES, WHEEL_RULES
+from mwheel.audit.registry import RULES, WHEEL_RULES, os_of
 from mwheel.audit.scan import scan
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary
@@ -159,7 +159,7 @@ def _generic_findings(ctx: WheelContext) -> list[Finding]:
             )
     claimed_oses = {t.os for t in ctx.claimed} - {"any"}
     for member, binary in ctx.binaries.items():
-        os_name = OS_OF_FORMAT[binary.format]
+        os_name = os_of(binary, claimed_oses)
         if claimed_oses and os_name not in claimed_oses:
             out.append(
                 Finding(
@@ -185,7 +185,8 @@ def audit_archive(
         split = split_pure(ctx)
         judged, findings = split.judged, findings + list(split.findings)
     findings += _generic_findings(judged)
-    oses = {OS_OF_FORMAT[b.format] for b in judged.binaries.values()}
+    claimed_oses = {t.os for t in judged.claimed} - {"any"}
+    oses = {os_of(b, claimed_oses) for b in judged.binaries.values()}
     verdicts = {os_name: RULES[os_name].evaluate(judged) for os_name in sorted(oses)}
     honoured: dict[str, bool] = {}
     externals: dict[str, str | None] = {}

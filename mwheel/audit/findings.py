@@ -43,6 +43,12 @@ CODES = {
     "dt-relr-needs-newer-libc": "DT_RELR, applied only by later releases of the tag's libc",
     "symbol-not-in-libc": "a musl binary imports a glibc-only function no musl exports",
     "provided-by-dependency": "a needed library that a declared dependency (Requires-Dist) ships",
+    "android-api-too-new": "a binary needs a newer Android API level than the tag says",
+    "android-private-api": "a binary imports a bionic version node apps may not use",
+    "ios-version-too-high": "a slice needs a newer iOS than the tag says",
+    "ios-platform-mismatch": "a Mach-O slice is built for another platform than the tag's SDK",
+    "ios-library-external": "an iOS binary loads a library neither bundled nor a system one",
+    "ios-framework-layout": "an iOS extension module outside PEP 730's framework layout",
     "tag-not-honoured": "a claimed tag is not honoured and no rule gave a more specific reason",
 }
 

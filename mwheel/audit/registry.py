@@ -8,7 +8,7 @@ from mwheel.audit.abi3 import Abi3Rule
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding
 from mwheel.audit.verdict import PlatformRules
-from mwheel.binary.model import Format
+from mwheel.binary.model import Binary, Format
 from mwheel.lazy import LazyRegistry
 
 
@@ -19,6 +19,27 @@ class WheelRule(Protocol):
 
 
 OS_OF_FORMAT: dict[Format, str] = {"elf": "linux", "macho": "macos", "pe": "windows"}
+# Other operating systems whose binaries share a format: Android's ELF (PEP 738), iOS's
+# Mach-O (PEP 730). The wheel's tags say which one judges a binary.
+OTHER_OSES: dict[Format, tuple[str, ...]] = {"elf": ("android",), "macho": ("ios",), "pe": ()}
+
+
+def os_of(binary: Binary, claimed_oses: set[str]) -> str:
+    """The operating system whose rules judge ``binary``: the claimed one of its format's,
+    else the one the binary says (Mach-O build platform, Android's loader), else the first."""
+    for os_name in OTHER_OSES[binary.format]:
+        if os_name in claimed_oses:
+            return os_name
+    default = OS_OF_FORMAT[binary.format]
+    if default in claimed_oses:
+        return default
+    if binary.macho is not None and any(
+        s.platform in ("ios", "iossimulator") for s in binary.macho.slices
+    ):
+        return "ios"
+    if binary.elf is not None and (binary.elf.interpreter or "").startswith("/system/bin/linker"):
+        return "android"
+    return default
 
 
 def _instance(cls: object) -> PlatformRules:
@@ -34,6 +55,7 @@ RULES: LazyRegistry[str, PlatformRules] = LazyRegistry(
         "linux": "mwheel.audit.linux:LinuxRules",
         "macos": "mwheel.audit.macos:MacOSRules",
         "windows": "mwheel.audit.windows:WindowsRules",
+        "android": "mwheel.audit.android:AndroidRules",
     },
     _instance,
 )

@@ -11,6 +11,7 @@ PATCHERS: dict[Format, Patcher] = {}
 
 def _register() -> None:
     # Imported here so that each module can import this registry without a cycle.
+    from mwheel.repair.android import AndroidPlanner
     from mwheel.repair.elf_patch import ElfPatcher
     from mwheel.repair.linux import LinuxPlanner
     from mwheel.repair.macho_patch import MachOPatcher
@@ -19,6 +20,7 @@ def _register() -> None:
     from mwheel.repair.windows import WindowsPlanner
 
     PLANNERS["linux"] = LinuxPlanner()
+    PLANNERS["android"] = AndroidPlanner()  # Linux's ELF grafting, Android's tags (PEP 738)
     PATCHERS["elf"] = ElfPatcher()
     PLANNERS["macos"], PATCHERS["macho"] = MacOSPlanner(), MachOPatcher()
     PLANNERS["windows"], PATCHERS["pe"] = WindowsPlanner(), PePatcher()
