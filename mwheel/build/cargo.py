@@ -57,6 +57,7 @@ class Crate:
     bins: tuple[str, ...]
     dependencies: tuple[str, ...]
     features: dict[str, tuple[str, ...]]  # resolved features of each dependency, by name
+    all_dependencies: frozenset[str]  # names of the direct and indirect dependencies
     target_dir: Path
     package: dict[str, Any] = field(hash=False, compare=False)  # the raw package record
     # the whole `cargo metadata` document (the Rust SBOM walks its resolve graph)
@@ -67,10 +68,16 @@ class Crate:
         return self.manifest.parent
 
     def detect_bindings(self) -> str:
-        """pyo3 or pyo3-ffi when the crate depends on them, cffi for other cdylibs, else bin."""
+        """What maturin detects: pyo3 / pyo3-ffi anywhere in the dependency graph (a bin
+        crate when it has no cdylib), else uniffi if it depends on uniffi, else cffi for a
+        cdylib, else bin."""
         for name in ("pyo3", "pyo3-ffi"):
-            if name in self.dependencies and self.lib_name:
+            if name in self.all_dependencies:
+                if not self.lib_name and self.bins:
+                    return "bin"
                 return name
+        if "uniffi" in self.all_dependencies and self.lib_name:
+            return "uniffi"
         if self.lib_name:
             return "cffi"
         if self.bins:
@@ -159,10 +166,19 @@ def read_crate(manifest: Path, flags: CargoFlags) -> Crate:
             bins.append(target["name"])
     names = {p["id"]: p["name"] for p in data.get("packages", [])}
     features: dict[str, tuple[str, ...]] = {}
-    for node in (data.get("resolve") or {}).get("nodes", []):
+    nodes = {n["id"]: n for n in (data.get("resolve") or {}).get("nodes", [])}
+    for node in nodes.values():
         name = names.get(node["id"])
         if name:
             features[name] = tuple(node.get("features", []))
+    # Walk the graph from this package: a workspace's resolve also holds other members' deps.
+    seen: set[str] = set()
+    todo = [pkg["id"]]
+    while todo:
+        for dep in nodes.get(todo.pop(), {}).get("deps", []):
+            if dep["pkg"] not in seen:
+                seen.add(dep["pkg"])
+                todo.append(dep["pkg"])
     return Crate(
         name=pkg["name"],
         version=pkg["version"],
@@ -174,6 +190,7 @@ def read_crate(manifest: Path, flags: CargoFlags) -> Crate:
             d["name"] for d in pkg.get("dependencies", []) if d.get("kind") in (None, "normal")
         ),
         features=features,
+        all_dependencies=frozenset(names[i] for i in seen if i in names),
         target_dir=Path(data["target_directory"]),
         package=pkg,
         metadata=data,

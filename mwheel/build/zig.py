@@ -12,6 +12,7 @@ Rust's standard library needs glibc 2.17 at least, so manylinux2014 is the floor
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import stat
@@ -19,37 +20,31 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mwheel.build.targets import Target
 from mwheel.errors import BuildError
 from mwheel.tags import PlatformTag
 
-_ZIG_ARCH = {
-    "x86_64": "x86_64",
-    "aarch64": "aarch64",
-    "i686": "x86",
-    "armv7": "arm",
-    "powerpc64le": "powerpc64le",
-    "s390x": "s390x",
-}
 MIN_GLIBC = (2, 17)
 
 
-def zig_target(rust_triple: str, tag: PlatformTag | None) -> str:
-    """``x86_64-unknown-linux-gnu`` + manylinux_2_17 -> ``x86_64-linux-gnu.2.17``."""
-    arch = rust_triple.split("-", 1)[0]
-    zig_arch = _ZIG_ARCH.get(arch)
-    if zig_arch is None or "-linux-" not in rust_triple:
-        raise BuildError(f"--zig: target {rust_triple} is not supported (Linux targets only)")
-    if rust_triple.endswith("musl"):
-        return f"{zig_arch}-linux-musl"
-    abi = "gnueabihf" if rust_triple.endswith("gnueabihf") else "gnu"
+def zig_target(target: Target, tag: PlatformTag | None) -> str:
+    """``x86_64-unknown-linux-gnu`` + manylinux_2_17 -> ``x86_64-linux-gnu.2.17``.
+
+    musl targets link against zig's own musl (1.2); glibc targets against the glibc of
+    the manylinux tag, or 2.17 (manylinux2014) when no tag is asked for.
+    """
+    if target.os != "linux" or not target.zig:
+        raise BuildError(f"--zig: target {target.triple} is not supported (Linux targets only)")
+    if target.is_musl:
+        return target.zig
     if tag is not None and tag.family == "manylinux" and tag.version is not None:
         if tag.version < MIN_GLIBC:
             raise BuildError(
                 f"--zig: {tag.name} is older than glibc 2.17, the oldest Rust "
                 "supports; use manylinux2014 (manylinux_2_17) or later"
             )
-        return f"{zig_arch}-linux-{abi}.{tag.version[0]}.{tag.version[1]}"
-    return f"{zig_arch}-linux-{abi}.{MIN_GLIBC[0]}.{MIN_GLIBC[1]}"
+        return f"{target.zig}.{tag.version[0]}.{tag.version[1]}"
+    return f"{target.zig}.{MIN_GLIBC[0]}.{MIN_GLIBC[1]}"
 
 
 def write_wrapper(directory: Path, target: str) -> Path:
@@ -93,7 +88,18 @@ def main(argv: Sequence[str]) -> int:
         print("usage: python -m mwheel.build.zig TARGET [ARGS...]", file=sys.stderr)
         return 2
     target, *args = argv
-    cmd = [sys.executable, "-m", "ziglang", "cc", "-target", target, *filter_args(args)]
+    if importlib.util.find_spec("ziglang") is None:
+        print(
+            "mwheel: error: --zig needs the ziglang package: pip install 'mwheel[zig]'",
+            file=sys.stderr,
+        )
+        return 1
+    linked = filter_args(args)
+    if "-musl" in target and not {"-static", "-static-pie", "-shared"} & set(linked):
+        # zig links musl programs statically unless told otherwise; rustc asked for a
+        # dynamic one (no -static), which loads through musl's ld-musl-<arch>.so.1.
+        linked.append("-dynamic")
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-target", target, *linked]
     os.execv(sys.executable, cmd)
     return 127  # pragma: no cover - execv does not return
 
