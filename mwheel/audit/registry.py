@@ -56,6 +56,7 @@ RULES: LazyRegistry[str, PlatformRules] = LazyRegistry(
         "macos": "mwheel.audit.macos:MacOSRules",
         "windows": "mwheel.audit.windows:WindowsRules",
         "android": "mwheel.audit.android:AndroidRules",
+        "ios": "mwheel.audit.ios:IOSRules",
     },
     _instance,
 )

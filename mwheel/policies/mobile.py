@@ -25,7 +25,15 @@ _ANDROID_KEYS = {
     "private_versions",
     "versioned_libraries",
 }
-_IOS_KEYS = {"_source", "oldest", "system_prefixes", "platforms", "archs", "framework_dir"}
+_IOS_KEYS = {
+    "_source",
+    "oldest",
+    "system_prefixes",
+    "platforms",
+    "archs",
+    "floors",
+    "framework_dir",
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,19 @@ class IOSPolicy:
     oldest: tuple[int, int]
     system_prefixes: tuple[str, ...]
     platforms: MappingProxyType[str, str]  # SDK of the tag -> LC_BUILD_VERSION platform
-    archs: frozenset[str]
+    archs: MappingProxyType[str, frozenset[str]]  # SDK -> its architectures
+    floors: MappingProxyType[str, tuple[int, int]]  # "<arch>_<sdk>" -> first iOS of it
     framework_dir: str
+
+    def floor(self, arch_sdk: str) -> tuple[int, int]:
+        return self.floors.get(arch_sdk, self.oldest)
+
+
+def _version(text: object, where: str) -> tuple[int, int]:
+    major, _, minor = str(text).partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        raise PolicyError(f"{where}: {text!r} is not MAJOR.MINOR")
+    return int(major), int(minor)
 
 
 @cache
@@ -97,13 +116,14 @@ def ios_policy() -> IOSPolicy:
     where = "mwheel/policies/ios.json"
     if not isinstance(raw, dict) or set(raw) != _IOS_KEYS:
         raise PolicyError(f"{where}: expected exactly the keys {sorted(_IOS_KEYS)}")
-    major, _, minor = str(raw["oldest"]).partition(".")
-    if not (major.isdigit() and minor.isdigit()):
-        raise PolicyError(f"{where}: oldest must be MAJOR.MINOR")
+    platforms = {str(k): str(v) for k, v in raw["platforms"].items()}
+    if set(raw["archs"]) != set(platforms):
+        raise PolicyError(f"{where}: archs must name the architectures of every SDK")
     return IOSPolicy(
-        (int(major), int(minor)),
+        _version(raw["oldest"], where),
         tuple(str(p) for p in raw["system_prefixes"]),
-        MappingProxyType({str(k): str(v) for k, v in raw["platforms"].items()}),
-        frozenset(str(a) for a in raw["archs"]),
+        MappingProxyType(platforms),
+        MappingProxyType({k: frozenset(map(str, v)) for k, v in raw["archs"].items()}),
+        MappingProxyType({k: _version(v, where) for k, v in raw["floors"].items()}),
         str(raw["framework_dir"]),
     )
