@@ -20,17 +20,17 @@ import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from mwheel.errors import WheelError
+from mwheel.wheel.headers import parse_headers
 from mwheel.wheel.names import check_member_name, normalise_dist, normalise_member
 from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
 from mwheel.wheel.zipread import (
-    CHUNK,
+    OUT_LIMIT,
     PIPELINE_MIN_BYTES,
     PreadFile,
     ZipEntry,
@@ -231,7 +231,7 @@ class WheelArchive:
 
     def _parse_wheel_file(self) -> WheelInfo:
         text = self.read_text(f"{self.dist_info}/WHEEL")
-        msg = HeaderParser().parsestr(text)
+        msg = parse_headers(text)  # not email.parser: its imports cost start-up time
         version = (msg.get("Wheel-Version") or "").strip()
         if not re.fullmatch(r"\d+\.\d+", version):
             raise WheelError(f"{self.label}: WHEEL has no valid Wheel-Version ({version!r})")
@@ -320,7 +320,7 @@ class WheelArchive:
     def info(self, name: str) -> ZipEntry:
         return self._entries[name]
 
-    def chunks(self, name: str, first: int = CHUNK, chunk: int = CHUNK) -> Iterator[bytes]:
+    def chunks(self, name: str, first: int = OUT_LIMIT, chunk: int = OUT_LIMIT) -> Iterator[bytes]:
         """Yield the member's bytes, checking them against RECORD and the zip CRC at the end."""
         entry = self.record.get(name)
         hasher = entry.new_hasher() if entry else None
@@ -354,7 +354,7 @@ class WheelArchive:
         return b"".join(self.chunks(name))
 
     def read_text(self, name: str) -> str:
-        raw = b"".join(self._inflate(name, CHUNK, CHUNK))
+        raw = b"".join(self._inflate(name, OUT_LIMIT, OUT_LIMIT))
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
