@@ -161,3 +161,4 @@ def test_policy_data_is_consistent() -> None:
     levels = [policy.symbol_versions[v] for v in ("LIBC_N", "LIBC_O", "LIBC_P", "LIBC_Q")]
     assert levels == sorted(levels) == [24, 26, 28, 29]
     assert "libc++_shared.so" not in policy.libraries
+    assert policy.oldest_api <= policy.runpath_api == 24

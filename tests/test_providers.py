@@ -84,9 +84,17 @@ def test_without_a_provider_source_nothing_changes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_repaired_wheel_and_its_dependency_install_and_import(tmp_path: Path) -> None:
-    pair = dependency_pair(tmp_path)
+@pytest.mark.parametrize("runpath", [True, False], ids=["runpath", "record-only"])
+def test_repaired_wheel_and_its_dependency_install_and_import(
+    tmp_path: Path, runpath: bool
+) -> None:
+    """With no RUNPATH entry reaching the dependency's library, the repair adds one."""
+    pair = dependency_pair(tmp_path, runpath=runpath)
     opts = AuditOptions(lib_paths=(pair.other_dir,), find_links=(pair.links,))
+    before = audit_wheel(pair.main, opts)
+    message = next(f.message for f in before.findings if f.code == "provided-by-dependency")
+    assert ("reached through RUNPATH" in message) is runpath
+    assert ("no RUNPATH entry reaches it" in message) is not runpath
     result = repair_wheel(pair.main, tmp_path / "out", audit_options=opts)
     assert result.output is not None
     assert [g.name for g in result.plan.grafts] == ["libmwother.so.1"]

@@ -101,8 +101,7 @@ class AndroidRules:
             ]
         grafted_needs: list[ApiNeed] = []
         for ext in graph.externals:
-            known = ext.binary is not None and ext.binary.elf is not None and ext.path
-            if known and ext.binary is not None and ext.path and ext.name not in excluded:
+            if ext.binary is not None and ext.path is not None and ext.name not in excluded:
                 grafted_needs += api_needs(ext.binary, graph, ext.path, policy)[0]
 
         unbundled = [
@@ -114,7 +113,12 @@ class AndroidRules:
         best_tag = PlatformTag("android", (floor, 0), abi_name).name if not unbundled else None
         repair_tag: str | None = None
         if not any(e.path is None and e.name not in excluded for e in graph.externals):
-            level = max([floor] + [n.level for n in grafted_needs])
+            grafting = any(e.name not in excluded for e in graph.externals)
+            # Grafted libraries are found through DT_RUNPATH, which older loaders ignore.
+            level = max(
+                [floor, policy.runpath_api if grafting else floor]
+                + [n.level for n in grafted_needs]
+            )
             repair_tag = PlatformTag("android", (level, 0), abi_name).name
 
         honoured: dict[str, bool] = {}

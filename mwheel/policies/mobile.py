@@ -18,6 +18,7 @@ from mwheel.policies import load_data
 _ANDROID_KEYS = {
     "_source",
     "oldest_api",
+    "runpath_api",
     "newest_api",
     "abis",
     "libraries",
@@ -46,6 +47,7 @@ class AndroidAbi:
 @dataclass(frozen=True)
 class AndroidPolicy:
     oldest_api: int
+    runpath_api: int  # a repair's grafts are found through RUNPATH from this level on
     newest_api: int
     abis: MappingProxyType[str, AndroidAbi]
     libraries: MappingProxyType[str, int]  # system library -> first API level with it
@@ -79,8 +81,11 @@ def android_policy() -> AndroidPolicy:
     oldest, newest = raw["oldest_api"], raw["newest_api"]
     if not (isinstance(oldest, int) and isinstance(newest, int) and 0 < oldest <= newest):
         raise PolicyError(f"{where}: oldest_api and newest_api must be ordered API levels")
+    if not isinstance(raw["runpath_api"], int):
+        raise PolicyError(f"{where}: runpath_api must be an API level")
     return AndroidPolicy(
         oldest,
+        raw["runpath_api"],
         newest,
         MappingProxyType(abis),
         _int_map(raw["libraries"], f"{where}: libraries"),

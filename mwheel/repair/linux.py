@@ -164,6 +164,10 @@ class LinuxPlanner:
                 new_dirs.append(_libs_install_dir(ctx, posixpath.dirname(g.member)))
             elif dep.kind == "bundled" and not dep.reachable and dep.member:
                 new_dirs.append(posixpath.dirname(ctx.install_path(dep.member)))
+            elif dep.provided and dep.provided.via is None and dep.provided.install_path:
+                # A declared dependency's library that no RUNPATH entry reaches: point one
+                # at where that dependency installs it (providers.py), as torch does.
+                new_dirs.append(posixpath.dirname(dep.provided.install_path))
         old = search_dirs(binary)
         kept = [e for e in old if "$ORIGIN" in e or "${ORIGIN}" in e]
         kept = [e for e in kept if _inside_wheel(expand_origin(e, origin_dir))]

@@ -45,7 +45,11 @@ class DependencyPair:
     links: Path  # the directory holding the dependency's wheel (--find-links)
 
 
-def dependency_pair(dest: Path, requires: str = "mwdep-provider>=1.0") -> DependencyPair:
+def dependency_pair(
+    dest: Path, requires: str = "mwdep-provider>=1.0", *, runpath: bool = True
+) -> DependencyPair:
+    """``runpath``: the extension reaches the dependency's library through its RUNPATH
+    (else only the dependency's RECORD says where it is, and a repair adds the entry)."""
     dep_lib = _lib("dep_lib.c", "libmwdep.so.1")
     other = _lib("other_lib.c", "libmwother.so.1")
     ext = compile_c(
@@ -55,7 +59,7 @@ def dependency_pair(dest: Path, requires: str = "mwdep-provider>=1.0") -> Depend
         target=ZIG_GLIBC_217,
         libs=[":libmwdep.so.1", ":libmwother.so.1"],
         lib_dirs=[dep_lib.parent, other.parent],
-        rpath=["$ORIGIN/../mwdep/lib"],
+        rpath=["$ORIGIN/../mwdep/lib"] if runpath else [],
     )
     links = dest / "links"
     dependency = make_wheel(
