@@ -29,13 +29,11 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tomllib
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from mwheel.audit.findings import Finding
@@ -43,6 +41,9 @@ from mwheel.audit.resolve import DependencyGraph
 from mwheel.errors import InputError, MwheelError
 from mwheel.precomputed import cache_dir
 from mwheel.tags import PlatformTag
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 # Members that a loader can load: ELF shared objects, Mach-O dylibs, DLLs.
 _LIBRARY_RE = re.compile(r"\.so(\.[0-9][0-9.]*)?$|\.dylib$|\.dll$|\.pyd$", re.IGNORECASE)
@@ -223,6 +224,8 @@ def declared_requirements(
 ) -> dict[str, str]:
     """Canonical name -> Requires-Dist entry, for the entries that may apply on the tags'
     platforms (markers evaluated for each extra the wheel provides, and for none)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     envs = [_marker_env(tag) for tag in claimed if tag.family != "any"] or [{}]
     out: dict[str, str] = {}
     for text in requires_dist:
@@ -241,6 +244,8 @@ def declared_requirements(
 
 
 def _marker_may_hold(req: Requirement, env: dict[str, str]) -> bool:
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+
     assert req.marker is not None
     try:
         return req.marker.evaluate(env)
@@ -313,6 +318,8 @@ class Providers:
 
 def metadata_requirements(metadata_text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(Requires-Dist entries, Provides-Extra names) of a METADATA file (core metadata)."""
+    from email.parser import HeaderParser  # only when providers are asked about
+
     msg = HeaderParser().parsestr(metadata_text)
     return tuple(msg.get_all("Requires-Dist") or ()), tuple(msg.get_all("Provides-Extra") or ())
 
