@@ -151,6 +151,11 @@ def test_torch_layout_rpaths_into_nvidia_wheels(tmp_path: Path) -> None:
 
     result = repair_wheel(layout.torch, tmp_path / "out", audit_options=opts)
     assert result.output is not None and result.plan.grafts == ()
+    assert [n.split(",")[0] for n in result.plan.notes if n.startswith("not grafted")] == [
+        "not grafted: libcublas.so.12",
+        "not grafted: libcudnn.so.9",
+        "not grafted: libcufft.so.11",
+    ]
     with WheelArchive(result.output) as archive:
         binary = read_binary(
             "torch/lib/libtorch_cuda.so", archive.read("torch/lib/libtorch_cuda.so")

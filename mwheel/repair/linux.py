@@ -65,6 +65,8 @@ class LinuxPlanner:
     ) -> PlatformPlan:
         graph = verdict.graph
         excluded, notes = graftable(ctx, graph, options.exclude, "needed")
+        provided = {d.name: d.provided for d in graph.dependencies if d.provided is not None}
+        notes += [f"not grafted: {name}, {p.describe()}" for name, p in sorted(provided.items())]
         suffix = options.lib_sdir or ".libs"
 
         # Grafts: one per (library real path, destination directory).
