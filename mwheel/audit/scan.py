@@ -9,13 +9,13 @@ over cores while every byte comes from the file that was opened and validated.
 from __future__ import annotations
 
 import mmap
-import os
 import tempfile
 from collections.abc import Iterator, Mapping
 
 from mwheel.binary import SNIFF_BYTES, read_binary, sniff
 from mwheel.binary.model import Binary
 from mwheel.wheel.archive import Member, WheelArchive
+from mwheel.wheel.zipread import usable_cpus
 
 # Below this many bytes of members, starting threads costs more than it saves.
 PARALLEL_MIN_BYTES = 48 << 20
@@ -75,7 +75,7 @@ def scan(
 def _scan_names(archive: WheelArchive, members: list[Member], jobs: int) -> dict[str, Binary]:
     names = [m.name for m in members]
     total = sum(m.size for m in members)
-    workers = min(jobs or os.cpu_count() or 1, 8)
+    workers = min(jobs or usable_cpus(), 8)
     if workers <= 1 or total < PARALLEL_MIN_BYTES:
         return scan_members(archive, names)
     # Threads, not processes: inflating (ISA-L or zlib), hashing and pread all release the

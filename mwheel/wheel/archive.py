@@ -39,6 +39,7 @@ from mwheel.wheel.zipread import (
     open_regular,
     pipelined,
     raw_blocks,
+    usable_cpus,
 )
 
 # A member that declares more than this is refused outright (no real wheel member comes close).
@@ -326,7 +327,7 @@ class WheelArchive:
         hasher = entry.new_hasher() if entry else None
         size = 0
         blocks = self._inflate(name, first, chunk)
-        if self.members[name].size >= PIPELINE_MIN_BYTES and (os.cpu_count() or 1) > 1:
+        if self.members[name].size >= PIPELINE_MIN_BYTES and usable_cpus() > 1:
             blocks = pipelined(blocks)
         for data in blocks:
             size += len(data)

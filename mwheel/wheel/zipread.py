@@ -327,6 +327,14 @@ PIPELINE_MIN_BYTES = 8 << 20
 _DEPTH = 4  # blocks in flight between the two threads (each at most OUT_LIMIT)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def pipelined(blocks: Iterator[bytes]) -> Iterator[bytes]:
     """``blocks``, produced by a helper thread up to ``_DEPTH`` ahead of the consumer.
 
