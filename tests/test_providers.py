@@ -288,3 +288,16 @@ def test_provider_names_from_a_real_record() -> None:
         "pkg/libfoo.so.1.2.3",
     )
     assert library_names("libfoo.so.1.2.3") == ["libfoo.so.1.2.3", "libfoo.so.1.2", "libfoo.so.1"]
+
+
+def test_build_config_accepts_the_provided_by_table(tmp_path: Path) -> None:
+    """The table the audit reads must not make `mwheel build` refuse the pyproject."""
+    from mwheel.build.config import load_pyproject
+    from mwheel.errors import ConfigError
+
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "x"\n[tool.mwheel.provided-by]\n"libcu*" = "nvidia-x"\n')
+    assert load_pyproject(path).tool.provided_by == (("libcu*", "nvidia-x"),)
+    path.write_text('[project]\nname = "x"\n[tool.mwheel]\nprovided-by = ["libcu*"]\n')
+    with pytest.raises(ConfigError, match="provided-by"):
+        load_pyproject(path)

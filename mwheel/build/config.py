@@ -68,6 +68,8 @@ class ToolConfig:
     locked: bool = False
     rustc_args: tuple[str, ...] = ()
     sbom_rust: bool = True  # [tool.maturin.sbom] rust = false turns the Rust SBOM off
+    # [tool.mwheel.provided-by]: SONAME = DIST pairs for the audit (audit/providers.py)
+    provided_by: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,15 @@ def _sbom(key: str, value: Any) -> bool:
     return _bool(f"{key}.rust", value.get("rust", True))
 
 
+def _provided_by(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """``provided-by = { "libcudnn.so.9" = "nvidia-cudnn-cu12" }`` (read by the audit)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(f"[tool.mwheel] {key} must map library names to distribution names")
+    return tuple(sorted(value.items()))
+
+
 _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "bindings": _choice(BINDINGS),
     "compatibility": _strs,
@@ -198,6 +209,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "rustc-args": _strs,
     "sdist-include": _sdist_include,
     "sbom": _sbom,
+    "provided-by": _provided_by,
 }
 # Keys whose value lands in another field of ToolConfig.
 _FIELD = {"sdist-include": "include", "sbom": "sbom_rust"}
