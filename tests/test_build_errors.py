@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,4 +156,112 @@ def test_bad_config_one_line(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CARGO", str(tmp_path / "no-cargo-needed"))
     line = _fails([], capsys, 7 if "Cargo.toml" in words[0] else 8)
+    assert all(w in line for w in words), line
+
+
+# Missing tools: found before cargo starts, one line naming the piece and the fix.
+
+
+def test_zig_without_ziglang(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ziglang", None)  # what an uninstalled package looks like
+    line = _fails(["-m", str(CRATES / "bin-hello" / "Cargo.toml"), "--zig"], capsys, 7)
+    assert "ziglang" in line and "pip install 'mwheel[zig]'" in line
+
+
+def test_no_cargo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARGO", str(tmp_path / "cargo"))
+    line = _fails(["-m", str(CRATES / "bin-hello" / "Cargo.toml")], capsys, 7)
+    assert "cargo" in line and "not found" in line and "rustup.rs" in line
+
+
+def _rustup_lacks(triple: str) -> None:
+    rustc = shutil.which("rustc")
+    if rustc is None:
+        pytest.skip("rustc is not installed")
+    sysroot = subprocess.run(
+        [rustc, "--print", "sysroot"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if (Path(sysroot) / "lib" / "rustlib" / triple).is_dir():
+        pytest.skip(f"this rustc has the {triple} std")
+
+
+@needs_cargo
+def test_target_std_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUSTC", raising=False)
+    monkeypatch.delenv("CARGO_UNSTABLE_BUILD_STD", raising=False)
+    _rustup_lacks("s390x-unknown-linux-gnu")
+    argv = [
+        "-m",
+        str(CRATES / "bin-hello" / "Cargo.toml"),
+        "--target",
+        "s390x-unknown-linux-gnu",
+        "--zig",
+    ]
+    line = _fails(argv, capsys, 7)
+    assert "standard library for s390x-unknown-linux-gnu" in line
+    assert "rustup target add s390x-unknown-linux-gnu" in line
+
+
+@needs_cargo
+def test_no_linker_for_a_foreign_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --zig and without a configured linker, cargo would call the host's cc."""
+    for var in ("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "CC", "TARGET_CC"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path))  # no user config with a linker
+    argv = ["-m", str(CRATES / "bin-hello" / "Cargo.toml"), "--target", "aarch64-unknown-linux-gnu"]
+    line = _fails(argv, capsys, 7)
+    assert "no linker for aarch64-unknown-linux-gnu" in line and "--zig" in line
+    assert "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER" in line
+
+
+@needs_cargo
+def test_named_linker_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "aarch64-linux-gnu-gcc"
+    monkeypatch.setenv("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", str(missing))
+    argv = ["-m", str(CRATES / "bin-hello" / "Cargo.toml"), "--target", "aarch64-unknown-linux-gnu"]
+    line = _fails(argv, capsys, 7)
+    assert str(missing) in line and "not found" in line
+
+
+@needs_cargo
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--target", "mips-unknown-linux-gnu"], ["mips-unknown-linux-gnu", "known:"]),
+        (
+            ["--target", "aarch64-unknown-linux-gnu", "--zig", "-i", sys.executable],
+            ["name its version", "-i python3.11"],
+        ),
+        (
+            ["--target", "aarch64-unknown-linux-gnu", "--compatibility", "musllinux_1_2"],
+            ["musl target", "aarch64-unknown-linux-musl"],
+        ),
+        (
+            ["--target", "x86_64-pc-windows-msvc", "--compatibility", "manylinux2014"],
+            ["Linux targets"],
+        ),
+        (
+            ["--target", "aarch64-unknown-linux-gnu", "--zig", "-i", "python3.7"],
+            ["no facts for CPython 3.7"],
+        ),
+    ],
+)
+def test_cross_usage_errors(
+    argv: list[str],
+    words: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CARGO_UNSTABLE_BUILD_STD", "std")  # the std check is not what is tested
+    line = _fails(["-m", str(CRATES / "cross-pyo3" / "Cargo.toml"), *argv], capsys, 7)
     assert all(w in line for w in words), line
