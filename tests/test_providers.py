@@ -301,3 +301,14 @@ def test_build_config_accepts_the_provided_by_table(tmp_path: Path) -> None:
     path.write_text('[project]\nname = "x"\n[tool.mwheel]\nprovided-by = ["libcu*"]\n')
     with pytest.raises(ConfigError, match="provided-by"):
         load_pyproject(path)
+
+
+def test_broken_provider_wheel_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = torch_layout(tmp_path, TORCH_REQUIRES)
+    broken = layout.links / "nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl"
+    broken.write_bytes(b"not a zip")
+    assert main(["audit", str(layout.torch), "--find-links", str(layout.links)]) == 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].count(broken.name) == 1 and "RECORD" in err[0]

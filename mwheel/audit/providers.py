@@ -151,7 +151,8 @@ def _local_wheel_libraries(wheel: Path) -> tuple[str, ...]:
             with WheelArchive(wheel) as archive:
                 return shipped_from_record(archive.read_text(f"{archive.dist_info}/RECORD"))
         except MwheelError as exc:
-            raise InputError(f"{wheel}: cannot read its RECORD: {exc.message}") from None
+            why = exc.message.removeprefix(f"{wheel}: ").removeprefix(f"{wheel.name}: ")
+            raise InputError(f"{wheel}: cannot read its RECORD: {why}") from None
 
     return cached_record(key, read)
 
