@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fixturelib.providers import torch_layout
-from test_providers import TORCH_REQUIRES
+from test_providers import NVIDIA, TORCH_REQUIRES
 
 from mwheel.audit import audit_wheel
 from mwheel.audit.context import AuditOptions
@@ -118,3 +119,34 @@ def test_unreachable_index_is_an_input_error(tmp_path: Path) -> None:
     )
     assert report.error is not None and report.error.exit_code == 10
     assert "127.0.0.1:9" in report.error.message
+
+
+def _hostile_wheel(offset: int) -> bytes:
+    """A zip whose only central entry is a RECORD at ``offset`` (past the end: hostile)."""
+    name = b"nvidia_cudnn_cu12-9.1.0.70.dist-info/RECORD"
+    entry = (
+        b"PK\x01\x02"
+        + b"\0" * 6
+        + struct.pack("<HHHIIIHHH", 8, 0, 0, 0, 100, 100, len(name), 0, 0)
+        + b"\0" * 8
+        + struct.pack("<I", offset)
+        + name
+    )
+    end = b"PK\x05\x06" + b"\0" * 8 + struct.pack("<II", len(entry), 0) + b"\0\0"
+    return entry + end
+
+
+def test_hostile_remote_wheel_is_an_input_error(
+    index: tuple[str, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, where, _ = index
+    monkeypatch.setenv("MWHEEL_CACHE_DIR", str(tmp_path / "cache"))
+    layout = torch_layout(where, f"Requires-Dist: nvidia-cudnn-cu12; {NVIDIA}\n")
+    for wheel in layout.links.glob("*.whl"):
+        wheel.unlink()
+    (layout.links / "nvidia_cudnn_cu12-9.1.0.70-py3-none-manylinux2014_x86_64.whl").write_bytes(
+        _hostile_wheel(1 << 30)
+    )
+    report = audit_wheel(layout.torch, AuditOptions(index_url=url, host_libs=False))
+    assert report.error is not None and report.error.exit_code == 10
+    assert "not a readable wheel" in report.error.message

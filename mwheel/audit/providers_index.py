@@ -22,6 +22,7 @@ from packaging.version import Version
 from mwheel.errors import InputError
 
 _TAIL = 65536
+_LIMIT = 64 << 20  # a RECORD (or central directory) beyond this is hostile, not a wheel
 _OS_FAMILIES = {
     "linux": ("manylinux", "musllinux", "linux"),
     "macos": ("macosx",),
@@ -49,11 +50,20 @@ def _get(url: str, byte_range: str | None = None, accept: str | None = None) -> 
 
 def _remote_record(url: str) -> str:
     """The text of the ``*.dist-info/RECORD`` member of the remote wheel at ``url``."""
+    try:
+        return _read_remote_record(url)
+    except (struct.error, UnicodeError, zlib.error) as exc:
+        raise InputError(f"{url}: not a readable wheel ({exc})") from None
+
+
+def _read_remote_record(url: str) -> str:
     tail = _get(url, f"-{_TAIL}")
     eocd = tail.rfind(b"PK\x05\x06")
     if eocd < 0 or len(tail) < eocd + 22:
         raise InputError(f"{url}: no zip end record (zip64 wheels are not read remotely)")
     cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
+    if cd_size > _LIMIT:
+        raise InputError(f"{url}: central directory of {cd_size} bytes, refused")
     central = _get(url, f"{cd_offset}-{cd_offset + cd_size - 1}")
     pos = 0
     while pos + 46 <= len(central) and central[pos : pos + 4] == b"PK\x01\x02":
@@ -65,14 +75,17 @@ def _remote_record(url: str) -> str:
         pos += 46 + nlen + xlen + clen
         top, _, rest = name.partition("/")
         if top.endswith(".dist-info") and rest == "RECORD":
+            if csize > _LIMIT:
+                raise InputError(f"{url}: RECORD of {csize} compressed bytes, refused")
             local = _get(url, f"{offset}-{offset + 30 + 4096 + csize}")
             lnlen, lxlen = struct.unpack_from("<HH", local, 26)
             body = local[30 + lnlen + lxlen : 30 + lnlen + lxlen + csize]
-            try:
-                raw = zlib.decompress(body, -15) if method == 8 else body
-            except zlib.error as exc:
-                raise InputError(f"{url}: RECORD: {exc}") from None
-            return raw.decode("utf-8", "replace")
+            if method == 8:
+                inflater = zlib.decompressobj(-15)
+                body = inflater.decompress(body, _LIMIT)
+                if inflater.unconsumed_tail:
+                    raise InputError(f"{url}: RECORD inflates past {_LIMIT} bytes, refused")
+            return body.decode("utf-8", "replace")
     raise InputError(f"{url}: no RECORD in the wheel's central directory")
 
 
