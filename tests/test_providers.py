@@ -312,3 +312,35 @@ def test_broken_provider_wheel_is_named_once(
     assert main(["audit", str(layout.torch), "--find-links", str(layout.links)]) == 10
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].count(broken.name) == 1 and "RECORD" in err[0]
+
+
+def test_onnxruntime_layout_without_runpath_gets_one(tmp_path: Path) -> None:
+    """onnxruntime-gpu declares the nvidia wheels behind extras and sets no RUNPATH: the
+    audit says nothing reaches them, and the repair points RUNPATH at each."""
+    requires = "Provides-Extra: cuda\n" + "".join(
+        f'Requires-Dist: nvidia-{name}-cu12; extra == "cuda"\n'
+        for name in ("cudnn", "cublas", "cufft")
+    )
+    layout = torch_layout(tmp_path, requires, runpath=False)
+    opts = AuditOptions(find_links=(layout.links,), host_libs=False)
+    report = audit_wheel(layout.torch, opts)
+    assert report.compliant, report.findings
+    messages = [f.message for f in report.findings if f.code == "provided-by-dependency"]
+    assert len(messages) == 3 and all("no RUNPATH entry reaches it" in m for m in messages)
+    result = repair_wheel(layout.torch, tmp_path / "out", audit_options=opts)
+    assert result.output is not None and result.plan.grafts == ()
+    member = "onnxruntime/capi/libonnxruntime_providers_cuda.so"
+    with WheelArchive(result.output) as archive:
+        binary = read_binary(member, archive.read(member))
+    assert binary.elf is not None
+    assert set(binary.elf.runpath) == {
+        "$ORIGIN/../../nvidia/cudnn/lib",
+        "$ORIGIN/../../nvidia/cublas/lib",
+        "$ORIGIN/../../nvidia/cufft/lib",
+    }
+    after = audit_wheel(result.output, opts)
+    assert all(
+        "reached through RUNPATH" in f.message
+        for f in after.findings
+        if f.code == "provided-by-dependency"
+    )

@@ -96,9 +96,11 @@ class TorchLayout:
     links: Path  # the nvidia-*-cu12 stand-in wheels
 
 
-def torch_layout(dest: Path, requires: str) -> TorchLayout:
+def torch_layout(dest: Path, requires: str, *, runpath: bool = True) -> TorchLayout:
     """``requires``: the Requires-Dist lines of the torch stand-in (torch declares its
-    nvidia wheels with ``platform_system == "Linux" and platform_machine == "x86_64"``)."""
+    nvidia wheels with ``platform_system == "Linux" and platform_machine == "x86_64"``).
+    ``runpath=False``: onnxruntime-gpu's way, no RUNPATH into the nvidia wheels (it preloads
+    them), the library as ``onnxruntime/capi/libonnxruntime_providers_cuda.so``."""
     libs = {
         name: _lib("cuda_lib.c", soname, extra_args=[f"-DMW_FN=mw_{name}"])
         for name, soname in CUDA.items()
@@ -112,7 +114,9 @@ def torch_layout(dest: Path, requires: str) -> TorchLayout:
         soname="libtorch_cuda.so",
         libs=[f":{soname}" for soname in CUDA.values()],
         lib_dirs=sorted({p.parent for p in libs.values()}),
-        rpath=[f"$ORIGIN/../../nvidia/{name}/lib" for name in CUDA] + ["$ORIGIN"],
+        rpath=[f"$ORIGIN/../../nvidia/{name}/lib" for name in CUDA] + ["$ORIGIN"]
+        if runpath
+        else [],
     )
     links = dest / "links"
     for name, lib in libs.items():
@@ -133,7 +137,12 @@ def torch_layout(dest: Path, requires: str) -> TorchLayout:
         "mwtorch",
         "2.5.0",
         TAG,
-        {"torch/__init__.py": b"", "torch/lib/libtorch_cuda.so": torch_lib},
+        {"torch/__init__.py": b"", "torch/lib/libtorch_cuda.so": torch_lib}
+        if runpath
+        else {
+            "onnxruntime/__init__.py": b"",
+            "onnxruntime/capi/libonnxruntime_providers_cuda.so": torch_lib,
+        },
         extra_metadata=requires,
     )
     return TorchLayout(torch, links)
