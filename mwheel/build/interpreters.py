@@ -138,9 +138,10 @@ def _locate(version: str) -> Interpreter | None:
             return probe(exe)
         except BuildError:
             pass  # a pyenv shim for a version that is not installed
-    if sys.platform == "win32" and shutil.which("py"):
+    launcher = shutil.which("py") if sys.platform == "win32" else None
+    if launcher:
         try:
-            return probe(f"py -{version}", launcher=("py", f"-{version}"))
+            return probe(f"py -{version}", launcher=(launcher, f"-{version}"))
         except BuildError:
             return None
     if sys.platform == "darwin":

@@ -33,8 +33,13 @@ def zig_target(target: Target, tag: PlatformTag | None) -> str:
     musl targets link against zig's own musl (1.2); glibc targets against the glibc of
     the manylinux tag, or 2.17 (manylinux2014) when no tag is asked for.
     """
+    if target.os == "macos" or target.triple.endswith("-windows-gnu"):
+        # zig ships macOS's libSystem stubs and MinGW's import libraries.
+        return target.zig
     if target.os != "linux" or not target.zig:
-        raise BuildError(f"--zig: target {target.triple} is not supported (Linux targets only)")
+        raise BuildError(
+            f"--zig: target {target.triple} is not supported (Linux, macOS and *-windows-gnu)"
+        )
     if target.is_musl:
         return target.zig
     if tag is not None and tag.family == "manylinux" and tag.version is not None:
