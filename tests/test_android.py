@@ -162,3 +162,13 @@ def test_policy_data_is_consistent() -> None:
     assert levels == sorted(levels) == [24, 26, 28, 29]
     assert "libc++_shared.so" not in policy.libraries
     assert policy.oldest_api <= policy.runpath_api == 24
+    # CPython's Android packages ship these for their own modules; extensions may link them.
+    assert {"libssl_python.so", "libcrypto_python.so", "libsqlite3_python.so"} <= set(
+        policy.libraries
+    )
+
+
+def test_best_tag_never_drops_below_the_claimed_level(tmp_path: Path) -> None:
+    """The tag's level is the build's minSdkVersion; symbol versions only bound it below."""
+    report = audit_wheel(android_wheel(tmp_path, "android_30_x86_64", extension("x86_64")))
+    assert report.compliant and report.best_tag == "android_30_x86_64"

@@ -17,7 +17,7 @@ from mwheel.repair import repair_wheel
     [
         (
             "android_24_arm64_v8a",
-            "android_21_arm64_v8a",
+            "android_24_arm64_v8a",
             {"libc.so", "libdl.so", "libm.so", "libpython3.13.so"},
         ),
         ("ios_13_0_arm64_iphoneos", "ios_13_0_arm64_iphoneos", set()),
@@ -42,7 +42,7 @@ def test_markupsafe_mobile_wheels(platform: str, best: str, kinds: set[str]) -> 
 @pytest.mark.parametrize(
     ("requirement", "platform", "best"),
     [
-        ("coverage==7.17.5", "android_24_x86_64", "android_21_x86_64"),
+        ("coverage==7.17.5", "android_24_x86_64", "android_24_x86_64"),
         ("pyzmq==27.3.0", "android_24_arm64_v8a", "android_24_arm64_v8a"),
         ("pillow==13.0.0", "ios_13_0_arm64_iphoneos", "ios_13_0_arm64_iphoneos"),
     ],

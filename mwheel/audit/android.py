@@ -109,7 +109,13 @@ class AndroidRules:
             for d in graph.dependencies
             if d.kind in ("external", "missing") and d.name not in excluded and d.needed_by in elfs
         ]
-        floor = max([policy.oldest_api] + [n.level for ns in needs.values() for n in ns])
+        # A tag's API level is the build's minSdkVersion, which the binaries' symbol
+        # versions only bound from below (base LIBC symbols of API 21 or 23 carry no newer
+        # node): the best tag never drops below the claimed level, as auditwheel keeps it.
+        claimed_levels = [t.version[0] for t in claimed if t.version is not None]
+        floor = max(
+            [policy.oldest_api, *claimed_levels] + [n.level for ns in needs.values() for n in ns]
+        )
         best_tag = PlatformTag("android", (floor, 0), abi_name).name if not unbundled else None
         repair_tag: str | None = None
         if not any(e.path is None and e.name not in excluded for e in graph.externals):
