@@ -23,7 +23,7 @@ def _codes(report: object) -> list[str]:
     [
         ("arm64", "iphoneos", "13.0", "ios_13_0_arm64_iphoneos"),
         # arm64 simulators start at iOS 14: a slice built for 14.0 constrains no tag.
-        ("arm64", "iphonesimulator", "14.0", "ios_12_0_arm64_iphonesimulator"),
+        ("arm64", "iphonesimulator", "14.0", "ios_13_0_arm64_iphonesimulator"),
         ("x86_64", "iphonesimulator", "13.0", "ios_13_0_x86_64_iphonesimulator"),
     ],
 )

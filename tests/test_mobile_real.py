@@ -21,7 +21,7 @@ from mwheel.repair import repair_wheel
             {"libc.so", "libdl.so", "libm.so", "libpython3.13.so"},
         ),
         ("ios_13_0_arm64_iphoneos", "ios_13_0_arm64_iphoneos", set()),
-        ("ios_13_0_arm64_iphonesimulator", "ios_12_0_arm64_iphonesimulator", set()),
+        ("ios_13_0_arm64_iphonesimulator", "ios_13_0_arm64_iphonesimulator", set()),
         ("ios_13_0_x86_64_iphonesimulator", "ios_13_0_x86_64_iphonesimulator", set()),
     ],
 )

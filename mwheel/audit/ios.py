@@ -76,8 +76,14 @@ class IOSRules:
         findings = self._layout_findings(machos, claimed)
         best_tag: str | None = None
         if arch_sdk is not None and not unbundled:
-            needs = [_need(k[arch_sdk], arch_sdk, policy) for k in kinds.values()]
-            version = max([policy.oldest] + [n for n in needs if n is not None])
+            needs = [n for k in kinds.values() if (n := _need(k[arch_sdk], arch_sdk, policy))]
+            # Slices at their platform's first iOS constrain nothing: then the claimed
+            # version stands (arm64 simulators of an ios_13_0 wheel say 14.0), else that first.
+            unconstrained = next(
+                (t.version for t in claimed if t.arch == arch_sdk and t.version),
+                policy.floor(arch_sdk),
+            )
+            version = max(needs) if needs else unconstrained
             best_tag = PlatformTag("ios", version, arch_sdk).name
 
         honoured: dict[str, bool] = {}
