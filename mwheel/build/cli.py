@@ -32,7 +32,11 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--all-features", action="store_true")
     p.add_argument("--no-default-features", action="store_true")
-    p.add_argument("--target", help="Rust target triple (default: the host's)")
+    p.add_argument(
+        "--target",
+        help="Rust target triple (default: the host's): Linux gnu/musl targets, "
+        "*-apple-darwin, universal2-apple-darwin, *-pc-windows-msvc/gnu",
+    )
     p.add_argument(
         "-i",
         "--interpreter",
@@ -66,7 +70,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
         help="repair (default), check, warn or skip the audit",
     )
     p.add_argument(
-        "--zig", action="store_true", help="link with zig cc against the compatibility tag's glibc"
+        "--zig",
+        action="store_true",
+        help="link with zig cc (against the compatibility tag's glibc, or musl)",
     )
     p.add_argument("--locked", action="store_true", help="passed to cargo")
     p.add_argument("--frozen", action="store_true", help="passed to cargo")
@@ -76,7 +82,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_build_parser(sub: Any, add_lookup: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("build", help="build wheels from a Rust crate (pyo3, bin) with cargo")
+    p = sub.add_parser(
+        "build", help="build wheels from a Rust crate (pyo3, cffi, uniffi, bin) with cargo"
+    )
     add_build_options(p)
     p.add_argument("--sdist", action="store_true", help="also build a source distribution")
     add_lookup(p)
