@@ -194,3 +194,35 @@ def _write_overlapped(
     end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(index), len(out), 0)
     dest.write_bytes(bytes(out + index + end))
     return dest
+
+
+def many_entries(dest: Path, count: int) -> Path:
+    """A zip of ``count`` empty stored members (real entries, a real index), built directly."""
+    local = bytearray()
+    index = bytearray()
+    for i in range(count):
+        name = b"m/%07d" % i
+        offset = len(local)
+        local += struct.pack(
+            "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0
+        )
+        local += name
+        index += struct.pack(
+            "<4sHHHHHHIIIHHHHHII",
+            b"PK\x01\x02", 0x031E, 20, 0, 0, 0, 0x21, 0, 0, 0,
+            len(name), 0, 0, 0, 0, 0o100644 << 16, offset,
+        ) + name  # fmt: skip
+    if count < 0xFFFF:
+        end = struct.pack(
+            "<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, len(index), len(local), 0
+        )
+        dest.write_bytes(bytes(local + index + end))
+        return dest
+    zip64_at = len(local) + len(index)
+    zip64 = struct.pack(
+        "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(index), len(local)
+    )
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, zip64_at, 1)
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    dest.write_bytes(bytes(local + index + zip64 + locator + end))
+    return dest

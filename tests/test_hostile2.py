@@ -22,6 +22,7 @@ import pytest
 from fixturelib.linux import build_linux_fixture
 from hostile import (
     Members,
+    many_entries,
     overlapping_bomb,
     patch_local_header,
     record_for,
@@ -295,3 +296,16 @@ def test_killed_repair_scratch_is_under_the_output_dir(good: Path, tmp_path: Pat
     got, _, err, _ = run_child(["repair", "-w", str(tmp_path / "out"), str(fx.wheel)])
     assert got == 0, err
     assert _edit_dirs() <= before
+
+
+def test_too_many_entries(tmp_path: Path) -> None:
+    """100,001 real entries (ZIP64 index): refused from the count, before the index is held."""
+    bad = many_entries(tmp_path / NAME, 100_001)
+    check(bad, tmp_path / "out", 3, "declares 100001 members")
+
+
+@pytest.mark.slow
+def test_largest_accepted_index_stays_bounded(tmp_path: Path) -> None:
+    """99,999 entries are parsed and checked (then refused: no .dist-info) under the bound."""
+    bad = many_entries(tmp_path / NAME, 99_999)
+    check(bad, tmp_path / "out", 3, "no .dist-info")

@@ -30,11 +30,13 @@ from mwheel.wheel.headers import parse_headers
 from mwheel.wheel.names import check_member_name, normalise_dist, normalise_member
 from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
 from mwheel.wheel.zipread import (
+    MAX_ENTRIES,
     OUT_LIMIT,
     PIPELINE_MIN_BYTES,
     PreadFile,
     ZipEntry,
     check_local_headers,
+    declared_entries,
     inflate,
     open_regular,
     pipelined,
@@ -81,7 +83,7 @@ ZIP_ERRORS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One regular file of the wheel, as the central directory describes it."""
 
@@ -112,11 +114,17 @@ class WheelArchive:
         self.fd = open_regular(self.path, self.label)
         self._stat = os.fstat(self.fd)
         try:
+            entries = declared_entries(self.fd, self._stat.st_size)
+            if entries is not None and entries > MAX_ENTRIES:
+                raise WheelError(
+                    f"{self.label}: declares {entries} members (at most {MAX_ENTRIES} accepted)"
+                )
             try:
-                self._zip = zipfile.ZipFile(PreadFile(self.fd, self._stat.st_size))
+                index = zipfile.ZipFile(PreadFile(self.fd, self._stat.st_size))
             except ZIP_ERRORS as exc:
                 raise WheelError(f"{self.label}: not a readable zip archive ({exc})") from None
-            self._validate()
+            with index:  # its ZipInfo objects are dropped once checked: half the index's memory
+                self._validate(index)
         except BaseException:
             os.close(self.fd)
             raise
@@ -129,7 +137,6 @@ class WheelArchive:
 
     def close(self) -> None:
         if self.fd >= 0:
-            self._zip.close()
             os.close(self.fd)
             self.fd = -1
 
@@ -148,8 +155,8 @@ class WheelArchive:
 
     # -- validation --------------------------------------------------------------------
 
-    def _validate(self) -> None:
-        infos = self._zip.infolist()
+    def _validate(self, index: zipfile.ZipFile) -> None:
+        infos = index.infolist()
         total = 0
         for info in infos:
             name = info.orig_filename
@@ -166,12 +173,11 @@ class WheelArchive:
             total += info.file_size
         if total > MAX_TOTAL_SIZE:
             raise WheelError(f"{self.label}: members declare {total} bytes in all (zip bomb?)")
-        entries = check_local_headers(self.fd, infos, self._zip.start_dir, self.label)
+        entries = check_local_headers(self.fd, infos, index.start_dir, self.label)
         members: dict[str, Member] = {}
         by_name: dict[str, ZipEntry] = {}
         normal: dict[str, str] = {}
-        self._zip_infos: dict[str, zipfile.ZipInfo] = {}
-        for entry, info in zip(entries, infos, strict=True):
+        for entry in entries:
             name = entry.name
             mode = (entry.external_attr >> 16) & 0xFFFF
             if entry.create_system == 3 and stat.S_ISLNK(mode):
@@ -184,7 +190,6 @@ class WheelArchive:
             if entry.flags & 0x1:
                 raise WheelError(f"{self.label}: member {name} is encrypted")
             by_name[name] = entry
-            self._zip_infos[name] = info
             if entry.is_dir:
                 continue
             members[name] = Member(
@@ -345,7 +350,10 @@ class WheelArchive:
         # bzip2 and lzma members (rare, but pip installs them): zipfile's own decoders,
         # still bounded by the declared size, which zipfile checks with the CRC.
         try:
-            with self._zip.open(self._zip_infos[name]) as f:
+            with (
+                zipfile.ZipFile(PreadFile(self.fd, self._stat.st_size)) as index,
+                index.open(name) as f,
+            ):
                 while data := f.read(chunk):
                     yield data
         except ZIP_ERRORS as exc:

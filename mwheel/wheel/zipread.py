@@ -49,7 +49,7 @@ _MEANINGFUL_FLAGS = 0x0001 | 0x0008 | 0x0800
 _ZIP64_EXTRA = 0x0001
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ZipEntry:
     """One central-directory entry, checked against its local header."""
 
@@ -86,6 +86,35 @@ def open_regular(path: str | os.PathLike[str], label: str) -> int:
         raise InputError(f"{path}: is {kind}; a wheel must be a regular file")
     os.set_blocking(fd, True)
     return fd
+
+
+# More entries than any real wheel has (the largest on PyPI hold tens of thousands); each
+# costs about a kilobyte once parsed, so the bound is also the memory bound of the index.
+MAX_ENTRIES = 100_000
+_EOCD = struct.Struct("<4sHHHHIIH")
+_EOCD_SIG = b"PK\x05\x06"
+
+
+def declared_entries(fd: int, size: int) -> int | None:
+    """The entry count the end-of-central-directory record declares (ZIP64-aware).
+
+    Read before zipfile builds its index, so that a file declaring millions of entries is
+    refused before any of them is held. None when no record is found (zipfile says why).
+    """
+    tail_start = max(size - (_EOCD.size + 0xFFFF), 0)
+    tail = os.pread(fd, size - tail_start, tail_start)
+    at = tail.rfind(_EOCD_SIG)
+    while at >= 0 and at + _EOCD.size > len(tail):
+        at = tail.rfind(_EOCD_SIG, 0, at)
+    if at < 0:
+        return None
+    entries = int(_EOCD.unpack_from(tail, at)[4])
+    if entries == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        record = int.from_bytes(tail[at - 12 : at - 4], "little")
+        zip64 = os.pread(fd, 40, record)
+        if len(zip64) == 40 and zip64[:4] == b"PK\x06\x06":
+            entries = int.from_bytes(zip64[32:40], "little")
+    return entries
 
 
 class PreadFile(io.RawIOBase):
@@ -147,15 +176,20 @@ def _check_one(fd: int, info: zipfile.ZipInfo, cd_start: int, label: str) -> Zip
     name = info.orig_filename
     if info.header_offset < 0 or info.header_offset + _LOCAL.size > cd_start:
         raise WheelError(f"{label}: member {name} starts outside the archive's data")
-    head = pread_exact(fd, _LOCAL.size, info.header_offset, label, f"member {name}")
-    sig, _, flags, method, _, _, crc, csize, usize, name_len, extra_len = _LOCAL.unpack(head)
+    expected = name.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    # One read for the header, the name and a typical extra field; a second only if longer.
+    head = os.pread(fd, _LOCAL.size + len(expected) + 64, info.header_offset)
+    if len(head) < _LOCAL.size:
+        raise WheelError(f"{label}: member {name} lies beyond the end of the archive")
+    sig, _, flags, method, _, _, crc, csize, usize, name_len, extra_len = _LOCAL.unpack_from(head)
     if sig != _LOCAL_SIG:
         raise WheelError(f"{label}: member {name} has no local header where the index says")
-    rest = pread_exact(
-        fd, name_len + extra_len, info.header_offset + _LOCAL.size, label, f"member {name}"
-    )
+    rest = head[_LOCAL.size : _LOCAL.size + name_len + extra_len]
+    if len(rest) < name_len + extra_len:
+        rest = pread_exact(
+            fd, name_len + extra_len, info.header_offset + _LOCAL.size, label, f"member {name}"
+        )
     raw_name = rest[:name_len]
-    expected = name.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
     problem = None
     if raw_name != expected:
         problem = f"its local header names it {raw_name.decode('utf-8', 'replace')!r}"
