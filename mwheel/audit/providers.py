@@ -169,11 +169,12 @@ def _wheels_in(find_links: Iterable[Path]) -> list[Path]:
     return out
 
 
-@cache
 def _learned(
     find_links: tuple[Path, ...], index_url: str | None, wanted: frozenset[str], target_os: str
 ) -> tuple[tuple[str, ShippedLibrary], ...]:
-    """(name, library) pairs from the RECORDs of the wanted distributions' wheels."""
+    """(name, library) pairs from the RECORDs of the wanted distributions' wheels: those of
+    ``find_links`` (listed afresh each time, their RECORDs from the disk cache), then the
+    index's for the distributions no local wheel is of."""
     out: list[tuple[str, ShippedLibrary]] = []
     found: set[str] = set()
     for wheel in _wheels_in(find_links):
@@ -188,12 +189,23 @@ def _learned(
             lib = ShippedLibrary(dist, path, wheel.name)
             out += [(name, lib) for name in library_names(posixpath.basename(path))]
     if index_url is not None:
-        from mwheel.audit.providers_index import index_libraries
+        out += _index_learned(index_url, frozenset(wanted - found), target_os)
+    return tuple(out)
 
-        for name in sorted(wanted - found):
-            for source, path in index_libraries(index_url, name, target_os):
-                lib = ShippedLibrary(name, path, source)
-                out += [(name, lib) for name in library_names(posixpath.basename(path))]
+
+@cache
+def _index_learned(
+    index_url: str, dists: frozenset[str], target_os: str
+) -> tuple[tuple[str, ShippedLibrary], ...]:
+    """What the index says the ``dists`` ship; asked once per process (the pages may change,
+    but not within one run)."""
+    from mwheel.audit.providers_index import index_libraries
+
+    out: list[tuple[str, ShippedLibrary]] = []
+    for dist in sorted(dists):
+        for source, path in index_libraries(index_url, dist, target_os):
+            lib = ShippedLibrary(dist, path, source)
+            out += [(name, lib) for name in library_names(posixpath.basename(path))]
     return tuple(out)
 
 
