@@ -96,3 +96,53 @@ def test_precomputed_key_follows_the_sources(
     monkeypatch.setenv("MWHEEL_CACHE_DIR", "")  # off: always built
     precomputed("t", [b"one"], build, [Introduction])
     assert len(calls) == 3
+
+
+WHEEL_TEXTS = [
+    "Wheel-Version: 1.0\r\nGenerator: bdist_wheel (0.43.0)\r\nRoot-Is-Purelib: false\r\n"
+    "Tag: cp311-cp311-linux_x86_64\r\ntag: cp311-cp311-manylinux_2_17_x86_64\r\n\r\nBody: x\n",
+    "Wheel-Version:1.0\nGenerator: folded\n  on two lines\nTag:  a-b-c  \n",
+    "not a header line\nTag: a-b-c\n",
+    "Key : value\nTag: a-b-c\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", WHEEL_TEXTS)
+def test_wheel_headers_read_as_email_reads_them(text: str) -> None:
+    from email.parser import HeaderParser
+
+    from mwheel.wheel.headers import parse_headers
+
+    ours, theirs = parse_headers(text), HeaderParser().parsestr(text)
+    for key in ("Wheel-Version", "Generator", "Root-Is-Purelib", "Tag", "Build"):
+        assert ours.get(key) == theirs.get(key)
+        assert ours.get_all(key) == (theirs.get_all(key) or [])
+
+
+@pytest.mark.corpus
+def test_wheel_headers_of_the_corpus() -> None:
+    import zipfile
+    from email.parser import HeaderParser
+
+    from mwheel.wheel.headers import parse_headers
+
+    wheels = sorted(CORPUS.glob("*.whl"))
+    if not wheels:
+        pytest.skip("corpus not downloaded")
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            name = next(n for n in zf.namelist() if n.endswith(".dist-info/WHEEL"))
+            text = zf.read(name).decode()
+        ours, theirs = parse_headers(text), HeaderParser().parsestr(text)
+        assert ours.get_all("Tag") == theirs.get_all("Tag"), wheel.name
+        assert ours.get("Root-Is-Purelib") == theirs.get("Root-Is-Purelib"), wheel.name
+
+
+def test_reading_a_wheel_imports_no_email_package() -> None:
+    code = (
+        "import sys, mwheel.wheel.archive\n"
+        "print(sorted(m for m in sys.modules if m == 'email' or m.startswith('email.')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "[]", proc.stderr
