@@ -298,6 +298,23 @@ BLACKLIST: list[BlacklistRow] = [
     ("libz.so.1", "crc32_combine_gen crc32_combine_gen64 crc32_combine_op", 37, False),
 ]
 
+# Symbols an extension may import from the interpreter only where some interpreters of the
+# tag's Pythons do not define them, with the why. PEP 513 ("fpectl builds vs. no-fpectl
+# builds"): before 3.7, PyFPE_jbuf and PyFPE_counter exist only in CPython configured
+# --with-fpectl; an extension referencing them fails to import on every other CPython of
+# those versions, so no manylinux or musllinux tag may carry them for a wheel whose tags admit
+# such a CPython. From 3.7 on, Python/pyfpe.c defines both unconditionally ("because they may
+# be referenced by extensions"). PyFPE_dummy was always defined. auditwheel 6.8.2
+# (elfutils.py, elf_references_pyfpe_jbuf) refuses all three whatever the Python tags.
+_FPECTL = {
+    "why": "before CPython 3.7 only builds configured --with-fpectl define it (PEP 513)",
+    "python_before": "3.7",
+}
+INTERPRETER_BLACKLIST: dict[str, dict[str, str]] = {
+    "PyFPE_jbuf": _FPECTL,
+    "PyFPE_counter": _FPECTL,
+}
+
 # x86-64 micro-architecture level allowed by every policy: the plain x86_64 platform tag is
 # the baseline ISA; higher levels need their own architecture (as in auditwheel).
 ISA_LEVELS: dict[str, str] = {"x86_64": "x86-64"}
@@ -454,6 +471,7 @@ def manylinux_policy(minor: int) -> dict[str, Any]:
         + list(GLIBC_LOADERS),
         "symbol_versions": symbol_versions,
         "blacklist": blacklist(minor),
+        "interpreter_blacklist": {k: dict(v) for k, v in INTERPRETER_BLACKLIST.items()},
         # glibc marks new symbols with version nodes (symbol_versions) instead.
         "introduced_symbols": {},
         "dt_relr": GLIBC_DT_RELR if minor >= int(GLIBC_DT_RELR.split(".")[1]) else None,
@@ -476,6 +494,7 @@ def musllinux_policy(version: str) -> dict[str, Any]:
         "libraries": libraries,
         "symbol_versions": {},
         "blacklist": blacklist(None),
+        "interpreter_blacklist": {k: dict(v) for k, v in INTERPRETER_BLACKLIST.items()},
         "introduced_symbols": {
             arch: {release: sorted(names.split()) for release, names in releases.items()}
             for arch, releases in MUSL_INTRODUCED[version].items()

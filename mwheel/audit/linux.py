@@ -14,7 +14,7 @@ from collections import Counter
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
-from mwheel.audit.linux_checks import check_policy, elf_binaries, requirements
+from mwheel.audit.linux_checks import check_policy, elf_binaries, oldest_python, requirements
 from mwheel.audit.linux_libc import arm_abi_text, libc_of
 from mwheel.audit.linux_resolve import LinuxResolver
 from mwheel.audit.resolve import DependencyGraph, excluded_names
@@ -65,14 +65,15 @@ class LinuxRules:
         graph = LinuxResolver(ctx, policies[-1].libraries, arch, libc).resolve()
 
         excluded = excluded_names(graph, ctx.options.exclude)
-        as_is = requirements(elfs, graph, grafted=False, excluded=excluded)
+        python = oldest_python(ctx.claimed_interpreters)
+        as_is = requirements(elfs, graph, grafted=False, excluded=excluded, python=python)
         results = [(p, check_policy(as_is, p, arch)) for p in policies]
         best = next((p for p, v in results if not v and p.preferred), None)
         best_tag = best.tag(arch).name if best else f"linux_{arch}"
 
         repair_tag: str | None = None
         if not any(e.path is None and e.name not in excluded for e in graph.externals):
-            after = requirements(elfs, graph, grafted=True, excluded=excluded)
+            after = requirements(elfs, graph, grafted=True, excluded=excluded, python=python)
             fixed = next(
                 (p for p in policies if p.preferred and not check_policy(after, p, arch)), None
             )
@@ -210,14 +211,16 @@ class LinuxRules:
 
 
 def _wheel_libc(libcs: set[str | None], claimed_families: set[str]) -> str:
-    """The libc the wheel is judged for: the binaries' own, else the claimed family's."""
+    """The libc the wheel is judged for: the binaries' own, else the claimed family's (glibc
+    when both are claimed: libc-neutral static executables honour both, and the best tag is
+    then the manylinux one, as installers on glibc, the more common, see it)."""
     named = libcs - {None}
     if len(named) == 1:
         return str(next(iter(named)))
-    if "musllinux" in claimed_families:
-        return "musl"
     if "manylinux" in claimed_families:
         return "glibc"
+    if "musllinux" in claimed_families:
+        return "musl"
     return "musl" if "musl" in named else "glibc"
 
 

@@ -7,6 +7,7 @@ loader feature). ``linux.py`` runs them for every policy and turns the results i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -36,6 +37,9 @@ class _Requirement:
     # Strong imports that no library of the wheel's own (bundled or grafted) defines: only
     # these can come from libc (the musl rule judges them).
     from_system: frozenset[str] = frozenset()
+    # The oldest Python the wheel's interpreter tags admit ((0, 0): unknown, any): whether a
+    # symbol only some old interpreters define (the policy's interpreter_blacklist) matters.
+    oldest_python: tuple[int, int] = (0, 0)
 
     @classmethod
     def of(
@@ -44,6 +48,7 @@ class _Requirement:
         binary: Binary,
         libraries: tuple[str, ...],
         provided: frozenset[str] = frozenset(),
+        oldest_python: tuple[int, int] = (0, 0),
     ) -> _Requirement:
         by_version: dict[str, set[str]] = {}
         for s in binary.imported:
@@ -59,6 +64,7 @@ class _Requirement:
             {v: sorted(n) for v, n in by_version.items()},
             strong,
             strong - provided,
+            oldest_python,
         )
 
 
@@ -135,6 +141,20 @@ def violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> l
                         details=(("library", lib), ("symbol", sym)),
                     )
                 )
+    imported_any = {s.name for s in b.imported}
+    for sym in sorted(imported_any & policy.interpreter_blacklist.keys()):
+        why, python_before = policy.interpreter_blacklist[sym]
+        if req.oldest_python < python_before:
+            out.append(
+                Finding(
+                    "blacklisted-symbol",
+                    req.label,
+                    f"uses {sym} of the interpreter, which {policy.name} forbids for the "
+                    f"Pythons the wheel's tags admit: {why}",
+                    tag=tag,
+                    details=(("library", "(interpreter)"), ("symbol", sym)),
+                )
+            )
     # musl has no symbol versions: a function a newer musl added is the only sign that a
     # binary needs that musl (e.g. reallocarray, 1.2.2; __time64 on 32-bit archs, 1.2.0).
     newer = policy.forbidden_newer.get(arch)
@@ -221,11 +241,23 @@ def _loader_violations(
     return out
 
 
+def oldest_python(interpreters: tuple[str, ...]) -> tuple[int, int]:
+    """The oldest Python version the interpreter tags admit: cp35 -> (3, 5), py3 -> (3, 0),
+    cp37 (with abi3 too: it loads on 3.7 and later) -> (3, 7); (0, 0) when a tag says
+    nothing of the version (py2.py3, pp73...) or names another implementation."""
+    floors = []
+    for tag in interpreters or ("",):
+        found = re.fullmatch(r"(?:cp|py)(\d)(\d*)", tag)
+        floors.append((int(found[1]), int(found[2] or 0)) if found else (0, 0))
+    return min(floors)
+
+
 def requirements(
     elfs: dict[str, Binary],
     graph: DependencyGraph,
     grafted: bool,
     excluded: frozenset[str] = frozenset(),
+    python: tuple[int, int] = (0, 0),
 ) -> list[_Requirement]:
     """What the wheel asks of the system as it is, or once its external libraries are grafted.
 
@@ -255,13 +287,15 @@ def requirements(
             and not (grafted and d.name.startswith("libpython"))
             and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
         )
-        reqs.append(_Requirement.of(member, b, libs, provided(member, b)))
+        reqs.append(_Requirement.of(member, b, libs, provided(member, b), python))
     if grafted:
         for ext in graph.externals:
             if ext.binary is not None and ext.path is not None and ext.name not in excluded:
                 libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
                 reqs.append(
-                    _Requirement.of(ext.path, ext.binary, libs, provided(ext.path, ext.binary))
+                    _Requirement.of(
+                        ext.path, ext.binary, libs, provided(ext.path, ext.binary), python
+                    )
                 )
     return reqs
 

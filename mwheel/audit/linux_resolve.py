@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mwheel.audit.context import WheelContext
+from mwheel.audit.linux_chain import reachable_through_loaders
 from mwheel.audit.resolve import Dependency, DependencyGraph, ExternalLibrary
 from mwheel.binary import read_binary
 from mwheel.binary.model import Binary
@@ -191,6 +192,7 @@ class LinuxResolver:
                     externals[soname] = ExternalLibrary(
                         prev.name, prev.path, prev.binary, (*prev.needed_by, needed_by)
                     )
+        deps = reachable_through_loaders(deps, self.ctx, self.libc)
         return DependencyGraph(tuple(deps), tuple(externals[n] for n in order))
 
     def _in_wheel(self, binary: Binary, origin: str, soname: str) -> str | None:

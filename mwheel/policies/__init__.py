@@ -35,6 +35,7 @@ _POLICY_KEYS = {
     "libraries",
     "symbol_versions",
     "blacklist",
+    "interpreter_blacklist",
     "preferred",
     "introduced_symbols",
     "dt_relr",
@@ -67,6 +68,12 @@ class LinuxPolicy:
     # arch -> namespace (text before the first "_" of a version name) -> allowed full names
     symbol_versions: MappingProxyType[str, MappingProxyType[str, frozenset[str]]]
     blacklist: MappingProxyType[str, frozenset[str]]
+    # Symbols an extension must not import from the interpreter: symbol -> (why, the first
+    # Python version all of whose interpreters define it). PyFPE_jbuf: before 3.7, CPython
+    # built --with-fpectl only.
+    interpreter_blacklist: MappingProxyType[str, tuple[str, tuple[int, int]]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     # arch -> symbols first exported by this policy's libc ("*" of the data already merged in)
     introduced_symbols: MappingProxyType[str, frozenset[str]] = field(
         default_factory=lambda: MappingProxyType({})
@@ -178,6 +185,20 @@ def _parse_policy(raw: Any, family: str, libc: str, source: str) -> LinuxPolicy:
     _expect(isinstance(raw["preferred"], bool), where, "preferred must be true or false")
     bl = raw["blacklist"]
     _expect(isinstance(bl, dict), where, "blacklist must be an object")
+    ib = raw["interpreter_blacklist"]
+    _expect(
+        isinstance(ib, dict)
+        and all(
+            isinstance(v, dict)
+            and set(v) == {"why", "python_before"}
+            and isinstance(v["why"], str)
+            and isinstance(v["python_before"], str)
+            and len(_release_key(v["python_before"])) == 2
+            for v in ib.values()
+        ),
+        where,
+        "interpreter_blacklist must map symbols to {why, python_before: 'X.Y'}",
+    )
     introduced, releases = _parse_introduced(raw["introduced_symbols"], where, version_text, archs)
     dt_relr = raw["dt_relr"]
     _expect(
@@ -199,10 +220,18 @@ def _parse_policy(raw: Any, family: str, libc: str, source: str) -> LinuxPolicy:
         blacklist=MappingProxyType(
             {k: frozenset(_str_list(v, where, f"blacklist[{k}]")) for k, v in bl.items()}
         ),
+        interpreter_blacklist=MappingProxyType(
+            {k: (v["why"], _major_minor(v["python_before"])) for k, v in ib.items()}
+        ),
         introduced_symbols=introduced,
         introduced_releases=releases,
         dt_relr=dt_relr,
     )
+
+
+def _major_minor(text: str) -> tuple[int, int]:
+    major, minor = _release_key(text)
+    return major, minor
 
 
 def _release_key(text: str) -> tuple[int, ...]:
@@ -233,6 +262,11 @@ def _check_superset(older: LinuxPolicy, newer: LinuxPolicy) -> None:
         )
     for lib, symbols in newer.blacklist.items():
         _expect(symbols <= older.blacklist.get(lib, symbols), where, f"blacklist for {lib} grows")
+    _expect(
+        newer.interpreter_blacklist.keys() <= older.interpreter_blacklist.keys(),
+        where,
+        "interpreter_blacklist grows",
+    )
     _expect(older.dt_relr is None or newer.dt_relr is not None, where, "drops DT_RELR")
 
 

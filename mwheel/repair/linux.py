@@ -16,6 +16,7 @@ from collections.abc import Callable
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding
 from mwheel.audit.linux import check_policy, elf_binaries, no_policy_reason, requirements
+from mwheel.audit.linux_checks import oldest_python
 from mwheel.audit.linux_libc import libc_of
 from mwheel.audit.linux_resolve import expand_origin, search_dirs
 from mwheel.audit.verdict import PlatformVerdict
@@ -194,7 +195,13 @@ class LinuxPlanner:
     ) -> tuple[list[str], list[str]]:
         arch, family = verdict.arch, verdict.family
         policies = linux_policies()[family]
-        after = requirements(elf_binaries(ctx), verdict.graph, grafted=True, excluded=excluded)
+        after = requirements(
+            elf_binaries(ctx),
+            verdict.graph,
+            grafted=True,
+            excluded=excluded,
+            python=oldest_python(ctx.claimed_interpreters),
+        )
         results = [(p, check_policy(after, p, arch)) for p in policies]
         notes: list[str] = []
         best = next((p for p, v in results if not v and p.preferred), None)

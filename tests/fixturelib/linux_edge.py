@@ -211,3 +211,9 @@ def zlib_internal_ext(dest: Path, tag: str) -> Path:
         libs=["z"],
     )
     return _ext_wheel(dest, "mwedge_zlib", tag, ext, ".cpython-311-x86_64-linux-gnu.so")
+
+
+def pyfpe_ext(dest: Path, tag: str) -> Path:
+    """An extension importing PyFPE_jbuf from the interpreter (auditwheel's fpewheel case)."""
+    ext = compile_c([FIXTURES / "pyfpe.c"], "_ext.so", compiler="gcc", include_python=False)
+    return _ext_wheel(dest, "mwedge_pyfpe", tag, ext, ".cpython-35m-x86_64-linux-gnu.so")
