@@ -45,7 +45,7 @@ def scan_member(archive: WheelArchive, name: str) -> Binary | None:
         return None
     if archive.members[name].size > SPILL_BYTES:
         return _read_spilled(name, first, chunks)
-    return read_binary(name, first + b"".join(chunks))
+    return read_binary(name, b"".join([first, *chunks]))  # one copy, not two
 
 
 def _read_spilled(name: str, first: bytes, rest: Iterator[bytes]) -> Binary:
