@@ -172,3 +172,17 @@ def test_best_tag_never_drops_below_the_claimed_level(tmp_path: Path) -> None:
     """The tag's level is the build's minSdkVersion; symbol versions only bound it below."""
     report = audit_wheel(android_wheel(tmp_path, "android_30_x86_64", extension("x86_64")))
     assert report.compliant and report.best_tag == "android_30_x86_64"
+
+
+def test_every_code_is_documented(tmp_path: Path) -> None:
+    from mwheel.audit.findings import CODES
+
+    cases = [
+        ("P", "android_24_x86"),
+        ("PRIVATE", "android_24_arm64_v8a"),
+        ("CXX", "android_24_x86"),
+    ]
+    for use, tag in cases:
+        abi = tag.split("_", 2)[2]
+        report = audit_wheel(android_wheel(tmp_path / use, tag, extension(abi, use)))
+        assert report.findings and all(f.code in CODES for f in report.findings)

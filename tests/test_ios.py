@@ -119,3 +119,12 @@ def test_tags_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "best tag: ios_13_0_arm64_iphoneos" in capsys.readouterr().out
     assert main(["repair", str(wheel), "-w", str(tmp_path / "out")]) != 0
     assert "ios" in capsys.readouterr().err
+
+
+def test_every_code_is_documented(tmp_path: Path) -> None:
+    from mwheel.audit.findings import CODES
+
+    _, ext = dep_pair("arm64", "/opt/lib/libmwiosdep.dylib")
+    report = audit_wheel(ios_wheel(tmp_path, "ios_12_0_arm64_iphoneos", ext))
+    codes = {f.code for f in report.findings}
+    assert {"ios-platform-mismatch", "ios-library-external"} <= codes <= set(CODES)
