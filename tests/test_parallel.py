@@ -1,16 +1,20 @@
-"""Many wheels per call: the parallel path gives the same reports as the serial one."""
+"""Parallel paths (many wheels: processes; one big wheel: threads) give the serial reports."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
+import pytest
+from conftest import corpus_wheel
 from fixturelib.linux import build_linux_fixture
 
-from mwheel.audit import audit_wheels
+from mwheel.audit import audit_wheel, audit_wheels
 from mwheel.audit.context import AuditOptions
 from mwheel.progress import Progress
 from mwheel.report import report_to_json
+from mwheel.wheel.zipread import usable_cpus
 
 
 def test_parallel_audit_equals_serial(tmp_path: Path) -> None:
@@ -44,3 +48,25 @@ def test_progress_only_on_a_terminal_and_after_a_second(monkeypatch: object) -> 
         p.start -= 2
         p.update(1, 1, "a.whl")
     assert pipe.getvalue() == ""
+
+
+def test_threaded_scan_of_a_big_wheel_equals_serial(corpus: Path) -> None:
+    """pandas (>48 MB of members): threads and the inflate pipeline change nothing."""
+    wheel = corpus_wheel(corpus, "pandas-*manylinux*x86_64.whl")
+    serial = report_to_json(audit_wheel(wheel, AuditOptions(jobs=1)))
+    threaded = report_to_json(audit_wheel(wheel, AuditOptions(jobs=2)))
+    assert serial == threaded
+
+
+def test_one_usable_cpu_means_no_parallelism(corpus: Path) -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    wheel = corpus_wheel(corpus, "pandas-*manylinux*x86_64.whl")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        assert usable_cpus() == 1
+        one = report_to_json(audit_wheel(wheel))
+    finally:
+        os.sched_setaffinity(0, before)
+    assert one == report_to_json(audit_wheel(wheel, AuditOptions(jobs=1)))
