@@ -186,3 +186,22 @@ def test_every_code_is_documented(tmp_path: Path) -> None:
         abi = tag.split("_", 2)[2]
         report = audit_wheel(android_wheel(tmp_path / use, tag, extension(abi, use)))
         assert report.findings and all(f.code in CODES for f in report.findings)
+
+
+def test_bundled_library_reached_only_through_dt_rpath(tmp_path: Path) -> None:
+    """Bionic ignores DT_RPATH: a warning, and the repair writes a RUNPATH."""
+    root = sysroot("arm64_v8a")
+    ext = extension("arm64_v8a", "CXX", rpath=["$ORIGIN"], runpath=False)
+    wheel = android_wheel(
+        tmp_path, "android_26_arm64_v8a", ext, {"mwdroid/libc++_shared.so": root.cxx_shared}
+    )
+    report = audit_wheel(wheel)
+    warning = [f for f in report.findings if f.code == "library-not-on-search-path"]
+    assert len(warning) == 1 and "DT_RPATH" in warning[0].message
+    result = repair_wheel(wheel, tmp_path / "out")
+    assert result.output is not None
+    with WheelArchive(result.output) as archive:
+        name = next(m for m in archive.members if "_ext" in m)
+        fixed = read_binary(name, archive.read(name))
+    assert fixed.elf is not None and fixed.elf.runpath == ("$ORIGIN",)
+    assert not [f for f in result.report.findings if f.code == "library-not-on-search-path"]

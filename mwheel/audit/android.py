@@ -15,7 +15,7 @@ library path: a host library is never an Android one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
@@ -58,6 +58,20 @@ def api_needs(
     return needs, private
 
 
+def _without_rpath(graph: DependencyGraph, elfs: dict[str, Binary]) -> DependencyGraph:
+    """Bionic's loader reads DT_RUNPATH only: a bundled library that a wheel member reaches
+    through DT_RPATH alone is not found on a device (auditwheel: "Android supports only
+    RUNPATH")."""
+    deps = []
+    for d in graph.dependencies:
+        binary = elfs.get(d.needed_by)
+        elf = binary.elf if binary is not None else None
+        if d.kind == "bundled" and d.reachable and elf is not None and not elf.runpath:
+            d = replace(d, reachable=False)
+        deps.append(d)
+    return replace(graph, dependencies=tuple(deps))
+
+
 class AndroidRules:
     os = "android"
 
@@ -83,7 +97,7 @@ class AndroidRules:
                 )
 
         system = frozenset(policy.libraries)
-        graph = LinuxResolver(ctx, system, abi.arch, "bionic").resolve()
+        graph = _without_rpath(LinuxResolver(ctx, system, abi.arch, "bionic").resolve(), elfs)
         excluded = excluded_names(graph, ctx.options.exclude)
 
         needs: dict[str, list[ApiNeed]] = {}
@@ -171,6 +185,17 @@ class AndroidRules:
             findings += problems
         severity: Severity = "error" if claimed else "warning"
         for dep in graph.dependencies:
+            if dep.kind == "bundled" and not dep.reachable:
+                findings.append(
+                    Finding(
+                        "library-not-on-search-path",
+                        dep.needed_by,
+                        f"needs {dep.name}, bundled as {dep.member} but not on its RUNPATH "
+                        "(bionic ignores DT_RPATH); `mwheel repair` sets one",
+                        severity="warning",
+                        details=(("library", dep.name),),
+                    )
+                )
             if dep.kind == "missing" and dep.name not in excluded:
                 findings.append(
                     Finding(

@@ -3,10 +3,11 @@
 Grafting is the same as for Linux (``linux.py``): ``libc++_shared.so`` and every other
 non-system library are copied into ``<dist>.libs/`` under hashed names, DT_NEEDED renamed,
 RUNPATH ``$ORIGIN/...`` set (bionic's loader honours DT_RUNPATH and ``$ORIGIN`` from API
-level 24 on). Two differences: extension modules keep their DT_NEEDED on
-``libpython3.X.so`` (PEP 738 requires it on Android, where manylinux forbids it), and the
-new tag is ``android_<API level>_<ABI>`` at the level the wheel needs once grafted (the
-audit's ``repair_tag``), never lower than a claimed tag's level.
+level 24 on, and never DT_RPATH, whose entries are rewritten as RUNPATH). Two differences:
+extension modules keep their DT_NEEDED on ``libpython3.X.so`` (PEP 738 requires it on
+Android, where manylinux forbids it), and the new tag is ``android_<API level>_<ABI>`` at
+the level the wheel needs once grafted (the audit's ``repair_tag``), never lower than a
+claimed tag's level.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class AndroidPlanner(LinuxPlanner):
         edit = LinuxPlanner._member_edit(
             ctx, member, binary, verdict, by_name, graft_for, graft_dir_by_path
         )
+        assert binary.elf is not None
+        if binary.elf.rpath and not binary.elf.runpath:
+            # Bionic reads DT_RUNPATH only: the DT_RPATH entries are written as RUNPATH.
+            edit = edit or FileEdit(member, "elf")
+            if edit.rpaths is None:
+                edit = replace(edit, rpaths=binary.elf.rpath)
         if edit is None or not edit.remove:
             return edit
         kept = replace(edit, remove=())

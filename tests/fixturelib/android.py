@@ -67,8 +67,9 @@ def sysroot(abi: str) -> Sysroot:
     )
 
 
-def extension(abi: str, *uses: str, rpath: Sequence[str] = ()) -> Path:
-    """``_ext.so`` for ``abi``; ``uses``: P, PRIVATE, CXX, AAUDIO (see ext.c)."""
+def extension(abi: str, *uses: str, rpath: Sequence[str] = (), runpath: bool = True) -> Path:
+    """``_ext.so`` for ``abi``; ``uses``: P, PRIVATE, CXX, AAUDIO (see ext.c); ``rpath``
+    entries as DT_RUNPATH, or DT_RPATH (which bionic ignores) when ``runpath`` is False."""
     root = sysroot(abi)
     linked = [root.libc, root.liblog, root.libpython]
     if "CXX" in uses:
@@ -82,6 +83,7 @@ def extension(abi: str, *uses: str, rpath: Sequence[str] = ()) -> Path:
         target=ZIG_TARGETS[abi],
         include_python=False,
         rpath=rpath,
+        runpath=runpath,
         extra_args=[*_NOLIBC, *(f"-DUSE_{u}" for u in uses), *map(str, linked)],
     )
 
