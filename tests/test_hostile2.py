@@ -176,6 +176,15 @@ def test_aliased_member_names(alias: str, good: Path, tmp_path: Path) -> None:
     check(bad, tmp_path / "out", 3, "aliases mwfix_clean/__init__.py")
 
 
+@pytest.mark.parametrize("extra", ["mwfix_clean/__init__.py/x.py", "mwfix_clean/__init__.py/"])
+def test_member_under_a_file(extra: str, good: Path, tmp_path: Path) -> None:
+    """A member that needs an existing file to be a directory: no installer can write both."""
+    bad = variant(
+        good, tmp_path / NAME, lambda m: [*m, (extra, b"" if extra.endswith("/") else b"x")]
+    )
+    check(bad, tmp_path / "out", 3, "mwfix_clean/__init__.py")
+
+
 def test_dev_zero(tmp_path: Path) -> None:
     link = tmp_path / NAME
     link.symlink_to("/dev/zero")

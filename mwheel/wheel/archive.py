@@ -27,7 +27,12 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from mwheel.errors import WheelError
 from mwheel.wheel.headers import parse_headers
-from mwheel.wheel.names import check_member_name, normalise_dist, normalise_member
+from mwheel.wheel.names import (
+    check_file_dir_clash,
+    check_member_name,
+    normalise_dist,
+    normalise_member,
+)
 from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
 from mwheel.wheel.zipread import (
     MAX_ENTRIES,
@@ -200,6 +205,7 @@ class WheelArchive:
             )
         self._entries = by_name
         self.members = members
+        check_file_dir_clash(normal, {normalise_member(n) for n in members}, self.label)
 
         self.dist_info = self._find_dist_info()
         self.data_dir = self.dist_info[: -len(".dist-info")] + ".data"

@@ -41,6 +41,27 @@ def normalise_member(name: str) -> str:
     return "/".join(parts) + ("/" if name.endswith("/") and parts else "")
 
 
+def check_file_dir_clash(installed: dict[str, str], files: set[str], where: str) -> None:
+    """Refuse a member installed where another member needs a directory (``pkg`` and ``pkg/x``).
+
+    ``installed`` maps every member's normal form to its name; ``files`` are the normal forms
+    of the regular files. An installer would fail half-way, or the second one would win.
+    """
+    for key, name in installed.items():
+        parts = key.rstrip("/").split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in files:
+                raise WheelError(
+                    f"{where}: member {name} needs {parent} to be a directory, "
+                    f"but {installed[parent]} is a file"
+                )
+        if key.endswith("/") and key.rstrip("/") in files:
+            raise WheelError(
+                f"{where}: member {name} is a directory and {installed[key.rstrip('/')]} a file"
+            )
+
+
 def normalise_dist(name: str) -> str:
     """PEP 503 normal form, to find the ``.dist-info`` of the wheel's own distribution."""
     return re.sub(r"[-_.]+", "_", name).lower()
