@@ -225,3 +225,36 @@ def test_static_executable_claiming_both_families_is_best_manylinux() -> None:
         "musllinux_1_1_aarch64": True,
     }
     assert report.best_tag == "manylinux_2_17_aarch64"
+
+
+@pytest.mark.parametrize(
+    ("target", "suffix", "arch"),
+    [
+        ("mips64el-linux-gnuabi64", "mips64el-linux-gnuabi64", "mips64"),
+        ("mips64-linux-gnuabi64", "mips64-linux-gnuabi64", "mips64"),
+        ("mipsel-linux-gnueabihf", "mipsel-linux-gnu", "mips"),
+    ],
+)
+def test_architectures_without_policy_keep_uname_names(
+    tmp_path: Path, target: str, suffix: str, arch: str
+) -> None:
+    """auditwheel's own linux_mips64 test wheel: a 64-bit MIPS file is mips64 whatever its
+    byte order (uname's name, which pip puts in the tag). mwheel used to call it "mips",
+    refuse the honest linux_mips64 tag and suggest linux_mips, which no 64-bit process loads."""
+    ext = compile_c(
+        [LINUX_FIXTURES / "edge_plain.c"],
+        "_ext.so",
+        compiler="zig",
+        target=target,
+        include_python=False,
+    )
+    wheel = make_wheel(
+        tmp_path,
+        "mwmips",
+        "1.0",
+        f"cp311-cp311-linux_{arch}",
+        {"mwmips/__init__.py": b"", f"mwmips/_ext.cpython-311-{suffix}.so": ext},
+    )
+    report = audit_wheel(wheel)
+    assert report.compliant, _codes(report)
+    assert report.best_tag == f"linux_{arch}"

@@ -26,11 +26,16 @@ _MAX_ENTRIES = 1 << 16
 
 _MACHINES = {
     3: "EM_386",
+    2: "EM_SPARC",
+    4: "EM_68K",
     8: "EM_MIPS",
+    15: "EM_PARISC",
     20: "EM_PPC",
     21: "EM_PPC64",
     22: "EM_S390",
     40: "EM_ARM",
+    43: "EM_SPARCV9",
+    50: "EM_IA_64",
     62: "EM_X86_64",
     183: "EM_AARCH64",
     243: "EM_RISCV",
@@ -44,6 +49,21 @@ _ARCH = {
     ("EM_ARM", 32): "armv7l",
     ("EM_RISCV", 64): "riscv64",
     ("EM_LOONGARCH", 64): "loongarch64",
+    # Architectures no manylinux policy covers, named as Linux's uname(2) names them, which is
+    # what pip puts in their linux_<arch> tag: a 64-bit MIPS file of either byte order is
+    # mips64 (never "mips", whose processes cannot load it).
+    ("EM_MIPS", 64): "mips64",
+    ("EM_MIPS", 32): "mips",
+    ("EM_PPC", 32): "ppc",
+    ("EM_S390", 32): "s390",
+    ("EM_SPARCV9", 64): "sparc64",
+    ("EM_SPARC", 32): "sparc",
+    ("EM_RISCV", 32): "riscv32",
+    ("EM_LOONGARCH", 32): "loongarch32",
+    ("EM_IA_64", 64): "ia64",
+    ("EM_68K", 32): "m68k",
+    ("EM_PARISC", 32): "parisc",
+    ("EM_PARISC", 64): "parisc64",
 }
 _TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _OSABI = {0: "ELFOSABI_SYSV", 3: "ELFOSABI_LINUX", 6: "ELFOSABI_SOLARIS", 9: "ELFOSABI_FREEBSD"}
