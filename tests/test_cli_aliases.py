@@ -68,9 +68,8 @@ def test_ldpaths(libpath: LinuxFixture, tmp_path: Path, capsys: pytest.CaptureFi
     wheel = str(libpath.wheel)
     assert _run(["repair", "-w", str(tmp_path / "a"), wheel], capsys)[0] == 5
     dirs = ":".join(str(d) for d in libpath.lib_dirs)
-    for spelling in ("--ldpaths", "--ld_paths".replace("ld_paths", "ldpaths")):
-        code, out, _ = _run(["repair", spelling, dirs, "-w", str(tmp_path / "b"), wheel], capsys)
-        assert code == 0, out
+    code, out, _ = _run(["repair", "--ldpaths", dirs, "-w", str(tmp_path / "b"), wheel], capsys)
+    assert code == 0, out
     assert any(m.startswith("mwfix_libpath.libs/") for m in wheel_members(_out(tmp_path / "b")))
 
 
