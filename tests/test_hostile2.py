@@ -185,6 +185,13 @@ def test_member_under_a_file(extra: str, good: Path, tmp_path: Path) -> None:
     check(bad, tmp_path / "out", 3, "mwfix_clean/__init__.py")
 
 
+def test_member_aliased_through_the_data_directory(good: Path, tmp_path: Path) -> None:
+    """``<dist>.data/platlib/pkg/x`` installs where ``pkg/x`` does: the later copy would win."""
+    alias = "mwfix_clean-1.0.data/platlib/mwfix_clean/__init__.py"
+    bad = variant(good, tmp_path / NAME, lambda m: [*m, (alias, b"import os\n")])
+    check(bad, tmp_path / "out", 3, "install to the same path mwfix_clean/__init__.py")
+
+
 def test_dev_zero(tmp_path: Path) -> None:
     link = tmp_path / NAME
     link.symlink_to("/dev/zero")

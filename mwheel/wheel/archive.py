@@ -30,6 +30,7 @@ from mwheel.wheel.headers import parse_headers
 from mwheel.wheel.names import (
     check_file_dir_clash,
     check_member_name,
+    check_same_install_path,
     normalise_dist,
     normalise_member,
 )
@@ -209,6 +210,7 @@ class WheelArchive:
 
         self.dist_info = self._find_dist_info()
         self.data_dir = self.dist_info[: -len(".dist-info")] + ".data"
+        check_same_install_path(members, self.data_dir, self.label)
         for required in ("WHEEL", "RECORD", "METADATA"):
             if f"{self.dist_info}/{required}" not in members:
                 raise WheelError(f"{self.label}: {self.dist_info}/{required} is missing")

@@ -8,6 +8,7 @@ check runs on that form.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from mwheel.errors import WheelError
 
@@ -60,6 +61,28 @@ def check_file_dir_clash(installed: dict[str, str], files: set[str], where: str)
             raise WheelError(
                 f"{where}: member {name} is a directory and {installed[key.rstrip('/')]} a file"
             )
+
+
+def check_same_install_path(members: Iterable[str], data_dir: str, where: str) -> None:
+    """Refuse two members that install to one path through ``<dist>.data/purelib|platlib``.
+
+    ``x.data/platlib/pkg/m.so`` and ``pkg/m.so`` both land in site-packages (purelib and
+    platlib are one directory on most systems): whichever the installer writes last wins.
+    """
+    seen: dict[str, str] = {}
+    prefixes = (f"{data_dir}/purelib/", f"{data_dir}/platlib/")
+    for name in members:
+        if name.startswith(prefixes):
+            target = normalise_member(name.split("/", 2)[2])
+        elif name.startswith(f"{data_dir}/"):
+            continue  # scripts, headers, data: installed elsewhere
+        else:
+            target = normalise_member(name)
+        if target in seen:
+            raise WheelError(
+                f"{where}: members {seen[target]} and {name} install to the same path {target}"
+            )
+        seen[target] = name
 
 
 def normalise_dist(name: str) -> str:
