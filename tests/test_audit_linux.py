@@ -13,6 +13,7 @@ from fixturelib.linux import build_linux_fixture
 from mwheel.audit import audit_wheel
 from mwheel.audit.context import AuditOptions
 from mwheel.cli import main
+from mwheel.repair import repair_wheel
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "mwheel" / "report-schema.json").read_text())
 EXPECTED = json.loads((Path(__file__).parent / "data" / "auditwheel_expected.json").read_text())
@@ -99,7 +100,13 @@ def test_binary_in_purelib_and_platform_wheel_without_binary(tmp_path: Path) -> 
     assert "binary-in-purelib" in codes(purelib) and not purelib.compliant
     assert purelib.best_tag == "manylinux_2_5_x86_64"
     nobin = audit_wheel(build_linux_fixture("nobinary", tmp_path / "b").wheel)
-    assert "no-binary" in codes(nobin) and not nobin.compliant
+    # pip installs a platform wheel without binaries and nothing in it can fail to load:
+    # accepted with a warning (issue 14), best tag any; repair writes nothing.
+    assert "no-binary" in codes(nobin) and nobin.compliant
+    assert nobin.best_tag == "any"
+    assert [f.severity for f in nobin.findings if f.code == "no-binary"] == ["warning"]
+    result = repair_wheel(build_linux_fixture("nobinary", tmp_path / "c").wheel, tmp_path / "o")
+    assert result.output is None and "nothing to repair" in result.plan.notes[0]
 
 
 def test_json_output_matches_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

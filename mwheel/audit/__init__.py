@@ -129,7 +129,9 @@ def _generic_findings(ctx: WheelContext) -> list[Finding]:
                 "no-binary",
                 None,
                 f"tagged {platform_tags[0].name} but contains no ELF, Mach-O or PE "
-                "binary; it should be a py3-none-any wheel",
+                "binary: pip installs it where the tag matches and it works there, but a "
+                "py3-none-any wheel would serve every platform",
+                severity="warning",
             )
         )
     purelib = f"{ctx.data_dir}/purelib/"
@@ -210,8 +212,10 @@ def audit_archive(
         if tag.family == "any":
             honoured.setdefault(tag.name, not judged.binaries)
         elif tag.name not in honoured:
-            # A tag for an OS none of the binaries is for (checked in _generic_findings).
-            honoured[tag.name] = False
+            # A tag for an OS none of the binaries is for (checked in _generic_findings);
+            # with no binary at all, nothing can fail to load: the tag holds (no-binary
+            # warns that py3-none-any would serve every platform).
+            honoured[tag.name] = not judged.binaries
     best = best_tags[0] if len(best_tags) == 1 else ("any" if not judged.binaries else None)
     repair = repair_tags[0] if len(repair_tags) == 1 else best
     compliant = all(honoured.values()) and not any(f.severity == "error" for f in findings)

@@ -21,6 +21,7 @@ from packaging.tags import Tag
 
 from mwheel.audit import WheelReport, audit_archive, audit_wheel, check_input
 from mwheel.audit.context import AuditOptions
+from mwheel.audit.findings import Finding
 from mwheel.audit.pure import is_pure
 from mwheel.binary.model import Format
 from mwheel.errors import MwheelError, OutputError, RepairError
@@ -207,6 +208,11 @@ def apply_plan(
             raise
 
 
+def _located(finding: Finding) -> str:
+    """A finding's message, after the member it is about (if it is about one)."""
+    return f"{finding.member}: {finding.message}" if finding.member else finding.message
+
+
 def _pure_wheel(
     archive: WheelArchive,
     report: WheelReport,
@@ -223,16 +229,21 @@ def _pure_wheel(
     """
     if not report.compliant:
         why = next(
-            (f"{f.member}: {f.message}" for f in report.findings if f.severity == "error"),
+            (_located(f) for f in report.findings if f.severity == "error"),
             "it does not honour its tags",
         )
         raise RepairError(f"{report.wheel}: a pure wheel is not retagged by a repair: {why}")
     final = out_dir / report.wheel
+    what = (
+        "pure wheel (platform tag any)"
+        if is_pure(t.platform for t in archive.tags)
+        else "no ELF, Mach-O or PE binary"
+    )
     if options.allow_pure:
-        note = "pure wheel (platform tag any): nothing to repair, copied byte for byte"
+        note = f"{what}: nothing to repair, copied byte for byte"
     else:
         note = (
-            "pure wheel (platform tag any): nothing to repair, nothing written "
+            f"{what}: nothing to repair, nothing written "
             "(--allow-pure-python-wheel copies it unchanged)"
         )
     plan = RepairPlan(report.wheel, report.wheel, (), (), (), report.claimed_tags, (note,))
@@ -309,7 +320,9 @@ def _repair_open(
         audit_options = replace(audit_options, exclude=options.exclude)
         report = audit_archive(archive, audit_options)
     tags = frozenset(archive.tags)
-    if is_pure(t.platform for t in tags):
+    if is_pure(t.platform for t in tags) or not report.binaries:
+        # Also a platform-tagged wheel with no binary at all: nothing is loaded, so nothing
+        # to graft or patch, and its tag is the author's choice (pip installs it as it is).
         return _pure_wheel(archive, report, Path(path), Path(out_dir), options, dry_run, claim)
     plan = plan_repair(report, options, tags)
     if dry_run:
@@ -348,7 +361,7 @@ def _repair_open(
             )
         if not after.compliant:
             why = next(
-                (f"{f.member}: {f.message}" for f in after.findings if f.severity == "error"),
+                (_located(f) for f in after.findings if f.severity == "error"),
                 "tags not honoured",
             )
             raise RepairError(
