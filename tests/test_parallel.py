@@ -70,3 +70,15 @@ def test_one_usable_cpu_means_no_parallelism(corpus: Path) -> None:
     finally:
         os.sched_setaffinity(0, before)
     assert one == report_to_json(audit_wheel(wheel, AuditOptions(jobs=1)))
+
+
+def test_seek_and_read_fallback_gives_the_same_report(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the OS has no pread (Windows), threads share the handle through a locked seek."""
+    from mwheel.wheel import zipread
+
+    wheel = corpus_wheel(corpus, "pandas-*manylinux*x86_64.whl")
+    expected = report_to_json(audit_wheel(wheel, AuditOptions(jobs=2)))
+    monkeypatch.setattr(zipread, "pread", zipread._pread_seek)
+    assert report_to_json(audit_wheel(wheel, AuditOptions(jobs=2))) == expected

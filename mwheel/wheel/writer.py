@@ -27,7 +27,7 @@ from pathlib import Path
 from mwheel.errors import OutputError
 from mwheel.wheel.inflate import DEFLATE
 from mwheel.wheel.record import RecordEntry, record_entry_for, render_record
-from mwheel.wheel.zipread import ZipEntry
+from mwheel.wheel.zipread import ZipEntry, pread
 
 SCRATCH_PREFIX = ".mwheel-tmp-"
 _STALE_AFTER = 3600.0
@@ -274,7 +274,7 @@ def copy_verbatim(fd: int, final: Path, check: Callable[[], None] | None = None)
     try:
         with open(staged, "wb") as out:
             offset = 0
-            while block := os.pread(fd, 1 << 20, offset):
+            while block := pread(fd, 1 << 20, offset):
                 out.write(block)
                 offset += len(block)
         if check is not None:

@@ -10,9 +10,10 @@ flags that change the meaning of the bytes, method, CRC and sizes), and the byte
 of all members must be disjoint and lie before the central directory.
 
 The input is opened once, must be a regular file (not a FIFO, a device or a directory),
-and is read with ``os.pread`` only: threads and forked workers share the one handle
-without sharing a file position, and every byte audited and copied comes from the same
-open file, whatever happens to the path meanwhile.
+and is read with ``os.pread`` only (on Windows, which has none: seek and read under a
+lock): threads and forked workers share the one handle without sharing a file position,
+and every byte audited and copied comes from the same open file, whatever happens to the
+path meanwhile.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from mwheel.errors import InputError, WheelError
@@ -69,10 +70,27 @@ class ZipEntry:
     is_dir: bool
 
 
+# O_NONBLOCK: opening a FIFO must not wait for a writer (POSIX only; Windows has no FIFOs
+# that os.open would block on).
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_SEEK_LOCK = threading.Lock()
+
+
+def _pread_seek(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` where the OS has none (Windows): seek and read under one lock."""
+    with _SEEK_LOCK:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
+pread: Callable[[int, int, int], bytes] = getattr(os, "pread", _pread_seek)
+
+
 def open_regular(path: str | os.PathLike[str], label: str) -> int:
     """An fd on ``path`` if it is a regular file; a FIFO or a device never blocks the open."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -84,7 +102,8 @@ def open_regular(path: str | os.PathLike[str], label: str) -> int:
         os.close(fd)
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise InputError(f"{path}: is {kind}; a wheel must be a regular file")
-    os.set_blocking(fd, True)
+    if _NONBLOCK:
+        os.set_blocking(fd, True)
     return fd
 
 
@@ -102,7 +121,7 @@ def declared_entries(fd: int, size: int) -> int | None:
     refused before any of them is held. None when no record is found (zipfile says why).
     """
     tail_start = max(size - (_EOCD.size + 0xFFFF), 0)
-    tail = os.pread(fd, size - tail_start, tail_start)
+    tail = pread(fd, size - tail_start, tail_start)
     at = tail.rfind(_EOCD_SIG)
     while at >= 0 and at + _EOCD.size > len(tail):
         at = tail.rfind(_EOCD_SIG, 0, at)
@@ -111,7 +130,7 @@ def declared_entries(fd: int, size: int) -> int | None:
     entries = int(_EOCD.unpack_from(tail, at)[4])
     if entries == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
         record = int.from_bytes(tail[at - 12 : at - 4], "little")
-        zip64 = os.pread(fd, 40, record)
+        zip64 = pread(fd, 40, record)
         if len(zip64) == 40 and zip64[:4] == b"PK\x06\x06":
             entries = int.from_bytes(zip64[32:40], "little")
     return entries
@@ -142,14 +161,14 @@ class PreadFile(io.RawIOBase):
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         want = min(len(buffer), max(self._size - self._pos, 0))
-        data = os.pread(self._fd, want, self._pos) if want else b""
+        data = pread(self._fd, want, self._pos) if want else b""
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
 
 
 def pread_exact(fd: int, size: int, offset: int, label: str, what: str) -> bytes:
-    data = os.pread(fd, size, offset)
+    data = pread(fd, size, offset)
     if len(data) != size:
         raise WheelError(f"{label}: {what} lies beyond the end of the archive")
     return data
@@ -178,7 +197,7 @@ def _check_one(fd: int, info: zipfile.ZipInfo, cd_start: int, label: str) -> Zip
         raise WheelError(f"{label}: member {name} starts outside the archive's data")
     expected = name.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
     # One read for the header, the name and a typical extra field; a second only if longer.
-    head = os.pread(fd, _LOCAL.size + len(expected) + 64, info.header_offset)
+    head = pread(fd, _LOCAL.size + len(expected) + 64, info.header_offset)
     if len(head) < _LOCAL.size:
         raise WheelError(f"{label}: member {name} lies beyond the end of the archive")
     sig, _, flags, method, _, _, crc, csize, usize, name_len, extra_len = _LOCAL.unpack_from(head)
@@ -253,7 +272,7 @@ def _check_descriptor(
     """The data descriptor after a streamed member must repeat the index's CRC and sizes."""
     name = info.orig_filename
     wide = info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF
-    raw = os.pread(fd, 24, data_end)
+    raw = pread(fd, 24, data_end)
     offset = 4 if raw[:4] == _DESCRIPTOR_SIG else 0
     fmt = "<IQQ" if wide else "<III"
     length = offset + struct.calcsize(fmt)
@@ -289,7 +308,7 @@ def inflate(
             raise WheelError(f"{label}: member {name} is stored with two different sizes")
         want = first
         while remaining:
-            data = os.pread(fd, min(want, remaining), pos)
+            data = pread(fd, min(want, remaining), pos)
             if not data:
                 raise WheelError(f"{label}: member {name} is truncated")
             pos += len(data)
@@ -304,7 +323,7 @@ def inflate(
         pending = b""
         while True:
             if not pending and remaining:
-                pending = os.pread(fd, min(IN_BLOCK, remaining), pos)
+                pending = pread(fd, min(IN_BLOCK, remaining), pos)
                 if not pending:
                     raise WheelError(f"{label}: member {name} is truncated")
                 pos += len(pending)
@@ -346,7 +365,7 @@ def raw_blocks(fd: int, entry: ZipEntry, label: str) -> Iterator[bytes]:
     """The member's compressed bytes, as stored (for copying without recompressing)."""
     pos, remaining = entry.data_offset, entry.compressed_size
     while remaining:
-        data = os.pread(fd, min(CHUNK, remaining), pos)
+        data = pread(fd, min(CHUNK, remaining), pos)
         if not data:
             raise WheelError(f"{label}: input ended inside {entry.name}")
         pos += len(data)
