@@ -130,7 +130,7 @@ def declared_entries(fd: int, size: int) -> int | None:
     entries = int(_EOCD.unpack_from(tail, at)[4])
     if entries == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
         record = int.from_bytes(tail[at - 12 : at - 4], "little")
-        zip64 = pread(fd, 40, record)
+        zip64 = pread(fd, 40, record) if record < size else b""
         if len(zip64) == 40 and zip64[:4] == b"PK\x06\x06":
             entries = int.from_bytes(zip64[32:40], "little")
     return entries
@@ -220,6 +220,8 @@ def _check_one(fd: int, info: zipfile.ZipInfo, cd_start: int, label: str) -> Zip
         raise WheelError(f"{label}: member {name}: {problem}")
     data_offset = info.header_offset + _LOCAL.size + name_len + extra_len
     end = data_offset + info.compress_size
+    if end > cd_start:  # before any read past the data (sizes may be near 2**64)
+        raise WheelError(f"{label}: member {name} runs past the start of the central directory")
     if info.flag_bits & 0x8:
         end = _check_descriptor(fd, info, end, cd_start, label)
     else:
