@@ -47,8 +47,8 @@ def reachable_through_loaders(
         assert anc is not None and own is not None
         if libc == "musl":
             entries = anc.runpath or anc.rpath
-        elif own.runpath or anc.runpath:
-            return False
+        elif own.runpath:
+            return False  # ld.so: a file with DT_RUNPATH gets no DT_RPATH of its loaders
         else:
             entries = anc.rpath
         origin = posixpath.dirname(ctx.install_path(ancestor)) or "."
