@@ -72,11 +72,11 @@ def fast_floor(wheel: Path, library: str) -> float | None:
     The same work as ``inflate_floor`` with a faster inflater: each member's raw deflate
     bytes are read at the offset its local header gives and inflated in 1 MB steps.
     """
+    import importlib
+
+    module = {"isal": "isal.isal_zlib", "zlib-ng": "zlib_ng.zlib_ng"}[library]
     try:
-        if library == "isal":
-            from isal import isal_zlib as lib
-        else:
-            from zlib_ng import zlib_ng as lib
+        lib = importlib.import_module(module)
     except ImportError:
         return None
     start = time.perf_counter()
