@@ -9,7 +9,6 @@ over cores while every byte comes from the file that was opened and validated.
 from __future__ import annotations
 
 import mmap
-import tempfile
 from collections.abc import Iterator, Mapping
 
 from mwheel.binary import SNIFF_BYTES, read_binary, sniff
@@ -49,6 +48,8 @@ def scan_member(archive: WheelArchive, name: str) -> Binary | None:
 
 
 def _read_spilled(name: str, first: bytes, rest: Iterator[bytes]) -> Binary:
+    import tempfile  # only for binaries this large: tempfile and random stay out of start-up
+
     with tempfile.TemporaryFile(prefix="mwheel-") as tmp:
         tmp.write(first)
         for chunk in rest:
@@ -84,7 +85,11 @@ def _scan_names(archive: WheelArchive, members: list[Member], jobs: int) -> dict
     from concurrent.futures import ThreadPoolExecutor
 
     order = sorted(members, key=lambda m: -m.size)
-    with ThreadPoolExecutor(workers, thread_name_prefix="mwheel-scan") as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="mwheel-scan")
+    try:
         parsed = list(pool.map(lambda m: scan_member(archive, m.name), order))
+    finally:
+        # A bad member stops the scan: members not yet started are not read.
+        pool.shutdown(wait=True, cancel_futures=True)
     results = {m.name: b for m, b in zip(order, parsed, strict=True) if b is not None}
     return {n: results[n] for n in names if n in results}
