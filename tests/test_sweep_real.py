@@ -27,6 +27,7 @@ from mwheel.errors import RepairError
 from mwheel.repair import repair_wheel
 
 LIST = "sweep"
+ARMV7_2014 = "cp311-cp311-manylinux_2_17_armv7l.manylinux2014_armv7l"
 LINUX_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "linux"
 AUDITWHEEL = Path(os.environ.get("MWHEEL_REF_VENV", "/opt/reftools")) / "bin" / "auditwheel"
 
@@ -258,3 +259,19 @@ def test_architectures_without_policy_keep_uname_names(
     report = audit_wheel(wheel)
     assert report.compliant, _codes(report)
     assert report.best_tag == f"linux_{arch}"
+
+
+def test_older_arm_code_under_a_linux_armv7l_tag_is_accepted(tmp_path: Path) -> None:
+    """ARMv6 hard-float code tagged linux_armv7l (Raspberry Pi OS builds): pip installs it on
+    armv7l machines and the code runs there, so the claim holds with a warning. It is never
+    given a manylinux armv7l tag (issue 14: pre-v7 code is not armv7l)."""
+    wheel = edge.cross_ext(tmp_path / "a", "cp311-cp311-linux_armv7l", "armv6-hardfloat")
+    report = audit_wheel(wheel)
+    assert report.compliant, _codes(report)
+    assert report.best_tag == "linux_armv7l"
+    assert report.repair_tag is None
+    [warned] = _codes(report, "warning")["architecture-mismatch"]
+    assert "ARMv6" in warned and "armv7l" in warned
+    claimed = edge.cross_ext(tmp_path / "b", ARMV7_2014, "armv6-hardfloat")
+    refused = audit_wheel(claimed)
+    assert not refused.compliant and "architecture-mismatch" in _codes(refused)

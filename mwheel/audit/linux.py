@@ -10,6 +10,7 @@ the first policy with no violation.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from mwheel.audit.context import WheelContext
@@ -83,6 +84,22 @@ class LinuxRules:
 
         honoured: dict[str, bool] = {}
         for tag in claimed:
+            if tag.family == "linux" and _runs_on_arm_machine(arch, tag.arch):
+                # pip installs linux_armv7l on every armv7l machine (Raspberry Pi OS builds
+                # ARMv6 hard-float code for such tags): the older core's code runs there.
+                findings.append(
+                    Finding(
+                        "architecture-mismatch",
+                        None,
+                        f"the binaries are {arch}"
+                        + next((_arm_why(b) for b in elfs.values() if b.archs[0] == arch), "")
+                        + f"; they also run on the {tag.arch} machines {tag.name} is for",
+                        severity="warning",
+                        tag=tag.name,
+                    )
+                )
+                honoured[tag.name] = True
+                continue
             if tag.arch != arch:
                 findings.append(
                     Finding(
@@ -128,6 +145,12 @@ class LinuxRules:
             honoured[tag.name] = not problems
             findings.extend(problems)
 
+        if best is None:
+            # No policy for the binaries: the claimed linux tag they honour is the best one.
+            best_tag = next(
+                (t.name for t in claimed if t.family == "linux" and honoured.get(t.name)),
+                best_tag,
+            )
         self._explain_best(
             findings,
             [(p, v) for p, v in results if p.preferred and arch in p.architectures],
@@ -222,6 +245,16 @@ def _wheel_libc(libcs: set[str | None], claimed_families: set[str]) -> str:
     if "musllinux" in claimed_families:
         return "musl"
     return "musl" if "musl" in named else "glibc"
+
+
+def _runs_on_arm_machine(binary_arch: str, machine: str) -> bool:
+    """Whether ARM code of an older core (armv6l, armv5tel) runs on a ``machine`` pip names
+    armv6l, armv7l or armv8l (32-bit userland on a 64-bit kernel): ARM cores run the code of
+    the older ones. Pre-v6 machine names are left alone: their uname spellings vary
+    (armv5tel, armv5tejl), so a tag cannot say which one pip would pick."""
+    older = re.fullmatch(r"armv(\d+)[a-z]*l", binary_arch)
+    newer = re.fullmatch(r"armv([678])l", machine)
+    return bool(older and newer and binary_arch != machine and int(older[1]) <= int(newer[1]))
 
 
 def _arm_why(binary: Binary) -> str:

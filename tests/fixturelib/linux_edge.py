@@ -140,6 +140,8 @@ CROSS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "armv7-softfloat": ("arm-linux-gnueabi.2.17", (), "arm-linux-gnueabi"),
     # ARMv5TE soft-float (ARM926EJ-S), as a Raspberry-Pi-less embedded board runs.
     "armv5": ("arm-linux-gnueabi.2.17", ("-mcpu=arm926ej_s",), "arm-linux-gnueabi"),
+    # ARMv6 hard-float (ARM1176JZF-S), what Raspberry Pi OS builds for its linux_armv7l wheels.
+    "armv6-hardfloat": ("arm-linux-gnueabihf.2.17", ("-mcpu=arm1176jzf_s",), "arm-linux-gnueabihf"),
 }
 
 
