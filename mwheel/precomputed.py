@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import marshal
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -88,6 +87,8 @@ def precomputed(
 
 def _write(path: Path, data: bytes) -> None:
     """Best effort, atomic: a reader sees the old file, the new one, or none."""
+    import tempfile  # only on the run that writes the cache: start-up skips its imports
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)

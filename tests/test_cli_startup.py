@@ -18,17 +18,21 @@ from mwheel.precomputed import _encode, precomputed
 CORPUS = Path(os.environ.get("MWHEEL_CORPUS", Path.home() / ".cache" / "mwheel-corpus"))
 
 
-def _modules_after(code: str, tmp_path: Path) -> set[str]:
-    """The mwheel modules (and a few heavy others) a fresh interpreter imported."""
+def _modules_after(code: str, tmp_path: Path, cwd: Path | None = None) -> set[str]:
+    """The modules a fresh interpreter imported for mwheel (those that ``site`` and the .pth
+    files of the environment imported before are left out)."""
     script = (
-        "import sys, json\n"
+        "import sys\n"
+        "before = set(sys.modules)\n"
         "from mwheel.cli import main\n"
         f"{code}\n"
-        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+        "loaded = sorted(set(sys.modules) - before)\n"
+        "import json\n"
+        "print(json.dumps(loaded), file=sys.stderr)\n"
     )
     env = dict(os.environ, MWHEEL_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=cwd
     )
     return set(json.loads(proc.stderr.strip().splitlines()[-1]))
 
@@ -57,6 +61,64 @@ def test_windows_audit_loads_no_elf_or_macho_machinery(tmp_path: Path) -> None:
         "concurrent.futures.process",
     }
     assert not loaded & unwanted
+
+
+# What a small Windows or macOS wheel's audit does not need: packaging.tags (and the logging,
+# platform, subprocess and sysconfig it imports to probe the host), the email package (read
+# only for METADATA when providers are asked about), the Linux policy loader and
+# importlib.resources, tempfile (only for binaries spilled to disk), and the reader of the
+# wheel's start-up code (only when a bundled DLL lies outside its importer's directory).
+NOT_AT_START_UP = {
+    "packaging.tags",
+    "packaging.utils",
+    "logging",
+    "platform",
+    "subprocess",
+    "sysconfig",
+    "email",
+    "email.parser",
+    "mwheel.policies",
+    "importlib.resources",
+    "tempfile",
+    "mwheel.audit.windows_dll_dirs",
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("wheel_name", "rule"),
+    [
+        ("psutil-5.9.8-cp37-abi3-win_amd64.whl", "mwheel.audit.windows"),
+        ("psutil-5.9.8-cp38-abi3-macosx_11_0_arm64.whl", "mwheel.audit.macos"),
+    ],
+)
+def test_audit_of_a_small_wheel_imports_only_what_it_needs(
+    tmp_path: Path, wheel_name: str, rule: str
+) -> None:
+    wheel = CORPUS / wheel_name
+    if not wheel.exists():
+        pytest.skip("corpus wheel not downloaded")
+    # Run in a project directory, as cibuildwheel does: its pyproject.toml is read for
+    # [tool.mwheel.provided-by], which this one does not have.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "psutil"\nversion = "5.9.8"\n')
+    for options, cwd in (([], project), (["--format", "json"], project), ([], tmp_path)):
+        code = f"main(['audit', *{options!r}, {str(wheel)!r}])"
+        loaded = _modules_after(code, tmp_path, cwd)
+        assert rule in loaded and "mwheel.audit.abi3" in loaded  # the audit did run
+        assert not loaded & NOT_AT_START_UP, sorted(loaded & NOT_AT_START_UP)
+
+
+@pytest.mark.corpus
+def test_linux_audit_does_not_probe_the_host(tmp_path: Path) -> None:
+    wheels = sorted(CORPUS.glob("bcrypt-*-manylinux*.whl"))
+    if not wheels:
+        pytest.skip("corpus wheel not downloaded")
+    loaded = _modules_after(f"main(['audit', {str(wheels[0])!r}])", tmp_path)
+    assert "mwheel.audit.linux" in loaded
+    host = {"packaging.tags", "packaging.utils", "logging", "platform", "sysconfig", "email"}
+    assert not loaded & host, sorted(loaded & host)
 
 
 def test_policies_read_back_equal_the_parsed_ones(

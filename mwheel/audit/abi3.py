@@ -32,7 +32,7 @@ from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding
 from mwheel.binary.model import Binary, Format
 from mwheel.errors import PolicyError
-from mwheel.policies import load_data
+from mwheel.policy_data import load_data
 
 Version = tuple[int, int]
 

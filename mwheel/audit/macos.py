@@ -25,7 +25,7 @@ from mwheel.audit.resolve import DependencyGraph, excluded_names
 from mwheel.audit.verdict import PlatformVerdict
 from mwheel.binary.model import Binary, MachOSlice
 from mwheel.errors import PolicyError
-from mwheel.policies import load_data
+from mwheel.policy_data import load_data
 from mwheel.tags import MACOS_ARCH_GROUPS, PlatformTag
 
 Version = tuple[int, int]

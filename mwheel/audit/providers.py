@@ -34,13 +34,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import tomllib
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from mwheel.audit.findings import Finding
 from mwheel.audit.resolve import DependencyGraph
 from mwheel.errors import InputError, MwheelError
 from mwheel.precomputed import cache_dir
 from mwheel.tags import PlatformTag
+
+# Not packaging.utils: it imports packaging.tags, and this module is imported whenever the
+# current directory has a pyproject.toml (cibuildwheel repairs there), mappings or not.
+from mwheel.wheel.filename import InvalidWheelFilename, canonical_name, parse_wheel_filename
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -179,7 +182,7 @@ def _learned(
     found: set[str] = set()
     for wheel in _wheels_in(find_links):
         try:
-            dist = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+            dist = canonical_name(parse_wheel_filename(wheel.name)[0])
         except InvalidWheelFilename:
             continue
         if dist not in wanted:
@@ -252,7 +255,7 @@ def declared_requirements(
             for extra in ["", *extras]
         ):
             continue
-        out.setdefault(canonicalize_name(req.name), text.strip())
+        out.setdefault(canonical_name(req.name), text.strip())
     return out
 
 
@@ -350,7 +353,7 @@ def build_providers(
     if not requirements:
         return Providers({}, ())
     shipped: list[tuple[str, ShippedLibrary]] = [
-        (soname, ShippedLibrary(canonicalize_name(dist), None, "--provided-by"))
+        (soname, ShippedLibrary(canonical_name(dist), None, "--provided-by"))
         for soname, dist in mappings
     ]
     target_os = next((t.os for t in claimed if t.family != "any"), "linux")

@@ -18,7 +18,6 @@ from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
 from mwheel.audit.resolve import excluded_names
 from mwheel.audit.verdict import PlatformVerdict
-from mwheel.audit.windows_dll_dirs import DllDirectories, dll_directories
 from mwheel.audit.windows_resolve import WindowsGraph, WindowsResolver, windows_policy
 from mwheel.tags import PlatformTag
 
@@ -167,6 +166,10 @@ def _off_path_findings(ctx: WheelContext, resolved: WindowsGraph, tag: str | Non
     package loads the DLL some way mwheel does not recognise)."""
     if not resolved.off_path:
         return []
+    # Only here: the wheel's start-up code is read (parsed with ast) when a bundled DLL lies
+    # outside its importer's directory, which most wheels never have.
+    from mwheel.audit.windows_dll_dirs import DllDirectories, dll_directories
+
     if ctx.source is None:
         dirs = DllDirectories()
     else:

@@ -42,7 +42,7 @@ from mwheel.binary import read_binary
 from mwheel.binary.model import Binary
 from mwheel.binary.pe import MACHINES
 from mwheel.errors import MwheelError, PolicyError
-from mwheel.policies import load_data
+from mwheel.policy_data import load_data
 
 ARCHS = ("x86", "x86_64", "arm64")
 _FILE_KEYS = {"format", "about", "api_set_prefixes", "system_dlls", "python_dlls", "runtime"}

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mwheel.errors import PolicyError
+from mwheel.policy_data import load_data as load_data  # re-exported for its callers
 from mwheel.tags import PlatformTag
 
 ISA_LEVELS = {"x86-64": 1, "x86-64-v2": 2, "x86-64-v3": 3, "x86-64-v4": 4}
@@ -379,9 +380,3 @@ def policy_for(tag: PlatformTag) -> LinuxPolicy | None:
         if policy.version == tag.version and tag.arch in policy.architectures:
             return policy
     return None
-
-
-@cache
-def load_data(name: str) -> Any:
-    """Another JSON data file of this package (system libraries, stable ABI)."""
-    return json.loads(resources.files(__package__).joinpath(name).read_text("utf-8"))

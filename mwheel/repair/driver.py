@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from packaging.tags import Tag
-
 from mwheel.audit import WheelReport, audit_archive, audit_wheel, check_input
 from mwheel.audit.context import AuditOptions
 from mwheel.audit.findings import Finding
@@ -29,6 +27,7 @@ from mwheel.repair.model import FileEdit, Graft, RepairOptions, RepairPlan
 from mwheel.repair.registry import PATCHERS, PLANNERS
 from mwheel.repair.sbom import sbom_document
 from mwheel.wheel.archive import WheelArchive
+from mwheel.wheel.filename import Tag
 from mwheel.wheel.writer import WheelWriter, copy_verbatim, rewrite_wheel_file
 
 

@@ -22,10 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.tags import Tag, parse_tag
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 from mwheel.errors import WheelError
+from mwheel.wheel.filename import (
+    InvalidTag,
+    InvalidWheelFilename,
+    Tag,
+    parse_tag,
+    parse_wheel_filename,
+)
 from mwheel.wheel.headers import parse_headers
 from mwheel.wheel.names import (
     check_file_dir_clash,
@@ -257,10 +261,12 @@ class WheelArchive:
             # A Tag line may be compressed like a file name (maturin <= 1.7 writes
             # ``cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64``): expand it into
             # the set it stands for, as packaging does for file names.
-            parts = line.split("-")
-            if len(parts) != 3 or not all(parts):
-                raise WheelError(f"{self.label}: WHEEL has a malformed Tag line {line[:80]!r}")
-            tags.update(parse_tag(line))
+            try:  # not three parts, an empty one, or an interpreter that is no identifier
+                tags.update(parse_tag(line))
+            except InvalidTag:
+                raise WheelError(
+                    f"{self.label}: WHEEL has a malformed Tag line {line[:80]!r}"
+                ) from None
         if tags and tags != set(self.tags):
             raise WheelError(
                 f"{self.label}: the file name's tags disagree with WHEEL's Tag lines "
