@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mwheel.policies import policy_for  # noqa: E402
+from mwheel.tags import PlatformTag  # noqa: E402
 from tests.fixturelib.pypi import download, read_pins  # noqa: E402
 
 REF = Path(os.environ.get("MWHEEL_REF_VENV", Path.home() / ".cache" / "mwheel-ref")) / "bin"
@@ -120,6 +122,17 @@ def audit_json(wheel: Path) -> tuple[dict[str, object] | None, str]:
     return report, ""
 
 
+def uninstallable(name: str) -> list[str]:
+    """Flags for manylinux/musllinux tags of a file name that no policy defines: the
+    policies only offer tags an installer picks (``mwheel/policies`` checks it on load)."""
+    flags = []
+    for text in name[:-4].split("-")[-1].split("."):
+        tag = PlatformTag.parse(text)
+        if tag.family in ("manylinux", "musllinux") and policy_for(tag) is None:
+            flags.append(f"repair wrote {text}, a tag no installer picks")
+    return flags
+
+
 def sweep_one(wheel: Path, shim: Path) -> Row:
     """Audit, peer, repair and re-audit one wheel."""
     flags: list[str] = []
@@ -157,6 +170,7 @@ def sweep_one(wheel: Path, shim: Path) -> Row:
                 flags.append("repair wrote a wheel its audit refuses")
             if re.search(r"-linux_[a-z0-9_]+\.whl$", out.name):
                 flags.append("repair wrote a linux_* wheel")
+            flags.extend(uninstallable(out.name))
     return Row(wheel.name, verdict, best, peer, repaired, tuple(flags))
 
 
