@@ -227,3 +227,30 @@ def test_musllinux_cdylib_is_dynamic(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
     out = subprocess.run([str(prog), str(lib)], capture_output=True, text=True)
     assert out.stdout.strip() == "42", out.stdout + out.stderr
+
+
+def test_windows_gnu_wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Windows build from this Linux host, end to end: std built from source, zig's MinGW
+    links, the program is ``.data/scripts/<name>.exe`` and the DLL sits in the cffi package
+    of a ``win_amd64`` wheel the PE audit passes. (wine 8 cannot run them: Rust's std needs
+    bcryptprimitives.dll's ProcessPrng.)"""
+    env = build_std_env()
+    if shutil.which("x86_64-w64-mingw32-dlltool") is None:
+        pytest.skip("Rust's Windows std needs dlltool (apt-get install binutils-mingw-w64-x86-64)")
+    triple = "x86_64-pc-windows-gnu"
+    program = build("bin-hello", tmp_path, env, monkeypatch, target=triple, zig=True)
+    assert program.name == "bin_hello-1.0.0-py3-none-win_amd64.whl"
+    assert audit_wheel(program).compliant
+    with zipfile.ZipFile(program) as zf:
+        assert "bin_hello-1.0.0.data/scripts/bin-hello.exe" in zf.namelist()
+    target_dir = TARGET_DIR / "cffi"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CRATES / "cffi-adder" / "include" / "cffi_adder.h", target_dir / "header.h")
+    library = build(
+        "cffi-adder", tmp_path, env, monkeypatch, target=triple, zig=True, target_dir=target_dir
+    )
+    assert library.name == "cffi_adder-0.1.0-py3-none-win_amd64.whl"
+    [(member, _)] = binaries(library, ".dll")
+    assert member == "cffi_adder/cffi_adder.dll"
+    report = audit_wheel(library)
+    assert report.compliant, report.findings

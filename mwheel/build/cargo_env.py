@@ -78,16 +78,16 @@ def cargo_env(
     """Environment variables to add to the user's for ``cargo build`` of ``target``."""
     env = dict(extra)
     base = {**os.environ, **env}
+    macos = target.macos_version(base) if target.os == "macos" else None
     for slice_ in [Target.parse(t) for t in target.slices] or [target]:
         if zig:
-            wrapper = write_wrapper(wrapper_dir, zig_target(slice_, compat.tag))
+            wrapper = write_wrapper(wrapper_dir, zig_target(slice_, compat.tag, macos))
             env[f"CARGO_TARGET_{env_key(slice_.triple)}_LINKER"] = str(wrapper)
             env[f"CC_{slice_.triple.replace('-', '_')}"] = str(wrapper)
         else:
             env.update(linker_env(slice_, host, crate_dir, base))
         if slice_.is_musl:
             _add_rustflags(env, base, slice_.triple, _MUSL_DYNAMIC)
-    if target.os == "macos":
-        major, minor = target.macos_version(base)
-        env.setdefault("MACOSX_DEPLOYMENT_TARGET", f"{major}.{minor}")
+    if macos is not None:
+        env.setdefault("MACOSX_DEPLOYMENT_TARGET", f"{macos[0]}.{macos[1]}")
     return env

@@ -27,15 +27,20 @@ from mwheel.tags import PlatformTag
 MIN_GLIBC = (2, 17)
 
 
-def zig_target(target: Target, tag: PlatformTag | None) -> str:
+def zig_target(
+    target: Target, tag: PlatformTag | None, macos: tuple[int, int] | None = None
+) -> str:
     """``x86_64-unknown-linux-gnu`` + manylinux_2_17 -> ``x86_64-linux-gnu.2.17``.
 
     musl targets link against zig's own musl (1.2); glibc targets against the glibc of
     the manylinux tag, or 2.17 (manylinux2014) when no tag is asked for.
     """
-    if target.os == "macos" or target.triple.endswith("-windows-gnu"):
-        # zig ships macOS's libSystem stubs and MinGW's import libraries.
-        return target.zig
+    if target.os == "macos":
+        # zig ships macOS's libSystem stubs; the version becomes the binary's minos.
+        major, minor = max(macos or (0, 0), target.min_macos or (0, 0))
+        return f"{target.zig}.{major}.{minor}"
+    if target.triple.endswith("-windows-gnu"):
+        return target.zig  # zig ships MinGW's import libraries
     if target.os != "linux" or not target.zig:
         raise BuildError(
             f"--zig: target {target.triple} is not supported (Linux, macOS and *-windows-gnu)"
@@ -65,7 +70,12 @@ def write_wrapper(directory: Path, target: str) -> Path:
     return script
 
 
-def filter_args(args: Sequence[str]) -> list[str]:
+# MinGW libraries rustc names for *-windows-gnu that zig's MinGW provides by itself (its
+# CRT, winpthreads, libssp and libgcc equivalents are linked implicitly).
+_MINGW_IMPLICIT = {"-lmsvcrt", "-l:libpthread.a", "-lssp_nonshared", "-lssp", "-lgcc"}
+
+
+def filter_args(args: Sequence[str], windows: bool = False) -> list[str]:
     """Drop what zig cc rejects or must not see (rustc's own lld, cc's --target)."""
     out: list[str] = []
     skip_next = False
@@ -78,11 +88,17 @@ def filter_args(args: Sequence[str]) -> list[str]:
             continue
         if arg.startswith(("--target=", "-fuse-ld=", "-B")) or arg == "-nodefaultlibs":
             continue
-        if arg == "-lgcc_s":
+        if arg == "-lgcc_s" or (windows and arg == "-lgcc_eh"):
             # zig has no libgcc_s; its libunwind provides the same unwinder symbols.
             out.append("-lunwind")
             continue
         if arg.startswith("-Wl,") and "--no-undefined-version" in arg:
+            continue
+        if windows and (arg in _MINGW_IMPLICIT or arg == "-Wl,--disable-auto-image-base"):
+            continue
+        if windows and arg.endswith(".def") and (arg.startswith("-Wl,") or arg[:1] != "-"):
+            # zig cc takes no module-definition file; its MinGW linker exports the
+            # library's public symbols by itself (lld's auto-export).
             continue
         out.append(arg)
     return out
@@ -99,7 +115,7 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    linked = filter_args(args)
+    linked = filter_args(args, windows="-windows" in target)
     if "-musl" in target and not {"-static", "-static-pie", "-shared"} & set(linked):
         # zig links musl programs statically unless told otherwise; rustc asked for a
         # dynamic one (no -static), which loads through musl's ld-musl-<arch>.so.1.
