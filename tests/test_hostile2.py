@@ -146,6 +146,14 @@ def test_record_that_inflates_past_its_declared_size(good: Path, tmp_path: Path)
     check(bad, tmp_path / "out", 3, "RECORD")
 
 
+def test_record_that_is_not_utf8(good: Path, tmp_path: Path) -> None:
+    def rows(members: Members, record: str) -> bytes:
+        return record_for(members, record) + b"caf\xe9.py,,\n"
+
+    bad = variant(good, tmp_path / NAME, _with_record(rows), rerecord=False)
+    check(bad, tmp_path / "out", 3, "RECORD is not UTF-8 text")
+
+
 def test_overlapping_entry_bomb(good: Path, tmp_path: Path) -> None:
     bad = overlapping_bomb(good, tmp_path / NAME, copies=200, kernel_size=8 << 20)
     assert bad.stat().st_size < 100 << 10  # 1.6 GB declared

@@ -14,7 +14,7 @@ from mwheel.audit import audit_wheel, audit_wheels
 from mwheel.audit.context import AuditOptions
 from mwheel.progress import Progress
 from mwheel.report import report_to_json
-from mwheel.wheel.zipread import usable_cpus
+from mwheel.wheel.pipeline import usable_cpus
 
 
 def test_parallel_audit_equals_serial(tmp_path: Path) -> None:

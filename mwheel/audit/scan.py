@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from mwheel.binary import SNIFF_BYTES, read_binary, sniff
 from mwheel.binary.model import Binary
 from mwheel.wheel.archive import Member, WheelArchive
-from mwheel.wheel.zipread import usable_cpus
+from mwheel.wheel.pipeline import usable_cpus
 
 # Below this many bytes of members, starting threads costs more than it saves.
 PARALLEL_MIN_BYTES = 48 << 20

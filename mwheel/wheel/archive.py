@@ -12,7 +12,6 @@ contents are checked against RECORD and the zip CRC as they are read (see ziprea
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
 import re
@@ -38,20 +37,18 @@ from mwheel.wheel.names import (
     normalise_dist,
     normalise_member,
 )
-from mwheel.wheel.record import RecordEntry, iter_record, urlsafe_digest
+from mwheel.wheel.pipeline import PIPELINE_MIN_BYTES, pipelined, usable_cpus
+from mwheel.wheel.record import RecordEntry, iter_record, text_lines, urlsafe_digest
 from mwheel.wheel.zipread import (
     MAX_ENTRIES,
     OUT_LIMIT,
-    PIPELINE_MIN_BYTES,
     PreadFile,
     ZipEntry,
     check_local_headers,
     declared_entries,
     inflate,
     open_regular,
-    pipelined,
     raw_blocks,
-    usable_cpus,
 )
 
 # A member that declares more than this is refused outright (no real wheel member comes close).
@@ -291,7 +288,8 @@ class WheelArchive:
                 f"{len(self._entries)} members"
             )
         entries: dict[str, RecordEntry] = {}
-        for entry in iter_record(self._text_lines(self.record_path), self.label):
+        blocks = self._inflate(self.record_path, 64 << 10, 64 << 10)
+        for entry in iter_record(text_lines(blocks, f"{self.label}: RECORD"), self.label):
             path = entry.path
             if path in entries:
                 raise WheelError(f"{self.label}: RECORD lists {path} twice")
@@ -301,21 +299,6 @@ class WheelArchive:
                 raise WheelError(f"{self.label}: RECORD lists {path}, which is not in the wheel")
             entries[path] = entry
         return entries
-
-    def _text_lines(self, name: str) -> Iterator[str]:
-        """The member's lines as text, decoded incrementally (never held whole)."""
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        tail = ""
-        try:
-            for block in self._inflate(name, 64 << 10, 64 << 10):
-                lines = (tail + decoder.decode(block)).splitlines(keepends=True)
-                tail = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-                yield from lines
-            tail += decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise WheelError(f"{self.label}: {name} is not UTF-8 text") from None
-        if tail:
-            yield tail
 
     def _check_record(self) -> tuple[str, ...]:
         """Members RECORD does not list: pip installs them, so they are reported, not refused."""

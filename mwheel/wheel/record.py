@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import csv
 import hashlib
 import io
@@ -64,6 +65,22 @@ def iter_record(lines: Iterable[str], where: str) -> Iterator[RecordEntry]:
             yield _entry(row, where)
     except csv.Error as exc:
         raise WheelError(f"{where}: RECORD is not valid CSV: {exc}") from None
+
+
+def text_lines(blocks: Iterable[bytes], what: str) -> Iterator[str]:
+    """Lines of UTF-8 text from byte blocks, decoded incrementally (never held whole)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    tail = ""
+    try:
+        for block in blocks:
+            lines = (tail + decoder.decode(block)).splitlines(keepends=True)
+            tail = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+            yield from lines
+        tail += decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise WheelError(f"{what} is not UTF-8 text") from None
+    if tail:
+        yield tail
 
 
 def _entry(row: list[str], where: str) -> RecordEntry:
