@@ -64,6 +64,7 @@ _CP_RE = re.compile(r"cp3(\d+)")
 _STABLE_DLL_RE = re.compile(r"python3t?\.dll", re.IGNORECASE)
 _VERSIONED_DLL_RE = re.compile(r"python3\d+t?(_d)?\.dll", re.IGNORECASE)
 _PY_PREFIXES = ("Py", "_Py")
+_SYMBOL_KEYS = frozenset({"added", "kind", "ifdef"})
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,24 @@ def parse_stable_abi(data: Any) -> StableAbi:
     if not isinstance(data, dict) or not isinstance(data.get("symbols"), dict):
         raise PolicyError("stable_abi.json: top level must be an object with 'symbols'")
     symbols: dict[str, StableSymbol] = {}
+    # Each audit of an abi3 wheel validates the ~1,000 entries: the dozen distinct versions
+    # are parsed once each, and the key check is a view comparison, not a new set per entry.
+    versions: dict[str, Version] = {}
     for name, raw in data["symbols"].items():
         if not isinstance(raw, dict) or raw.get("kind") not in ("function", "data"):
             raise PolicyError(f"stable_abi.json: {name}: needs kind 'function' or 'data'")
-        unknown = set(raw) - {"added", "kind", "ifdef"}
-        if unknown:
-            raise PolicyError(f"stable_abi.json: {name}: unknown keys {sorted(unknown)}")
+        if not raw.keys() <= _SYMBOL_KEYS:
+            unknown = sorted(set(raw) - _SYMBOL_KEYS)
+            raise PolicyError(f"stable_abi.json: {name}: unknown keys {unknown}")
         ifdef = raw.get("ifdef")
         if ifdef is not None and not isinstance(ifdef, str):
             raise PolicyError(f"stable_abi.json: {name}: 'ifdef' must be a string")
-        symbols[name] = StableSymbol(
-            name, _parse_version(raw.get("added"), name), raw["kind"], ifdef
-        )
+        added = raw.get("added")
+        version = versions.get(added) if isinstance(added, str) else None
+        if version is None:
+            version = _parse_version(added, name)  # refuses anything but a '3.X' string
+            versions[str(added)] = version
+        symbols[name] = StableSymbol(name, version, raw["kind"], ifdef)
     excluded = data.get("abi3t_excluded", [])
     if not isinstance(excluded, list) or not all(isinstance(s, str) for s in excluded):
         raise PolicyError("stable_abi.json: 'abi3t_excluded' must be a list of names")
