@@ -132,6 +132,12 @@ def audit_json(wheel: Path) -> tuple[dict[str, object] | None, str]:
     return report, ""
 
 
+def _policy(tag: str) -> str:
+    """manylinux_2_17 of manylinux_2_17_x86_64 (architectures contain underscores)."""
+    found = re.match(r"(?:many|musl)linux_\d+_\d+", tag)
+    return found[0] if found else tag
+
+
 def uninstallable(name: str) -> list[str]:
     """Flags for manylinux/musllinux tags of a file name that no policy defines: the
     policies only offer tags an installer picks (``mwheel/policies`` checks it on load)."""
@@ -161,7 +167,7 @@ def sweep_one(wheel: Path, shim: Path) -> Row:
     peer = peer_verdict(wheel, shim)
     shown = peer.split(";")[0]
     if platform_of(wheel.name) == "linux" and TAG_RE.fullmatch(f'"{shown}"') and shown != best:
-        known = KNOWN_PEER_ERRORS.get((shown.rsplit("_", 1)[0], best.rsplit("_", 1)[0]))
+        known = KNOWN_PEER_ERRORS.get((_policy(shown), _policy(best)))
         if known:
             peer += f" (peer wrong: {known})"
         else:
