@@ -22,6 +22,7 @@ from fixturelib.pypi import pinned_wheel
 from fixturelib.wheels import make_wheel
 
 from mwheel.audit import WheelReport, audit_wheel
+from mwheel.audit.windows_resolve import windows_policy
 from mwheel.cli import main
 from mwheel.errors import RepairError
 from mwheel.repair import repair_wheel
@@ -275,3 +276,31 @@ def test_older_arm_code_under_a_linux_armv7l_tag_is_accepted(tmp_path: Path) -> 
     claimed = edge.cross_ext(tmp_path / "b", ARMV7_2014, "armv6-hardfloat")
     refused = audit_wheel(claimed)
     assert not refused.compliant and "architecture-mismatch" in _codes(refused)
+
+
+def test_python27_windows_wheel_finds_msvcr90_in_the_interpreter() -> None:
+    """MarkupSafe 1.1.1 cp27m win32 imports MSVCR90.dll, the C runtime of CPython 2.6 to 3.2
+    (Visual Studio 2008): pip installs it for Python 2.7 and it loads there. mwheel used to
+    call it NOT COMPLIANT (MSVCR90.dll not found) and refuse to repair it (exit 5)."""
+    report = audit_wheel(pinned_wheel(LIST, "markupsafe==1.1.1", "win32"))
+    assert report.compliant, _codes(report)
+    assert report.best_tag == "win32"
+    kinds = {
+        dict(f.details)["library"]: dict(f.details)["runtime"]
+        for f in report.findings
+        if f.code == "windows-runtime-assumed"
+    }
+    assert kinds == {"MSVCR90.dll": "python"}
+
+
+def test_old_c_runtimes_are_the_interpreters_only_for_their_pythons() -> None:
+    """msvcr90.dll belongs to CPython 2.6-3.2, msvcr100.dll to 3.3-3.4; a wheel whose tags
+    admit another Python (or say none) cannot count on it: VC++ redistributable."""
+    policy = windows_policy()
+    assert policy.runtime_kind("MSVCR90.dll", "x86", None, frozenset({(2, 7)})) == "python"
+    assert policy.runtime_kind("msvcr90.dll", "x86", None, frozenset({(2, 7), (3, 5)})) == (
+        "vc_redist"
+    )
+    assert policy.runtime_kind("msvcr100.dll", "x86_64", None, frozenset({(3, 4)})) == "python"
+    assert policy.runtime_kind("msvcr100.dll", "x86_64", None, None) == "vc_redist"
+    assert policy.runtime_kind("msvcp90.dll", "x86", None, frozenset({(2, 7)})) == "vc_redist"

@@ -47,6 +47,8 @@ from mwheel.policy_data import load_data
 ARCHS = ("x86", "x86_64", "arm64")
 _FILE_KEYS = {"format", "about", "api_set_prefixes", "system_dlls", "python_dlls", "runtime"}
 _INTERPRETER = re.compile(r"^([a-z]+)(\d)(\d+)$")
+# A CPython/generic interpreter tag with its version: cp27 -> (2, 7), py311 -> (3, 11).
+_INTERPRETER_VERSION = re.compile(r"(?:cp|py)(\d)(\d+)")
 _RULE_KEYS = {"interpreter", "abi", "dlls"}
 
 
@@ -64,17 +66,32 @@ class WindowsPolicy:
     # DLL -> the first CPython (3, minor) whose installer ships it (vcruntime140_1.dll: 3.9).
     python_since: Mapping[str, tuple[int, int]]
     vc_redist: frozenset[str]
+    # The C runtime of older CPythons (msvcr90.dll: 2.6 to 3.2) -> first and last version.
+    python_series: Mapping[str, tuple[tuple[int, int], tuple[int, int]]] = field(
+        default_factory=dict
+    )
 
     def is_system(self, name: str, arch: str) -> bool:
         lower = name.lower()
         return lower.startswith(self.api_set_prefixes) or lower in self.system.get(arch, ())
 
     def runtime_kind(
-        self, name: str, arch: str, oldest: tuple[int, int] | None = None
+        self,
+        name: str,
+        arch: str,
+        oldest: tuple[int, int] | None = None,
+        pythons: frozenset[tuple[int, int]] | None = None,
     ) -> str | None:
         """ "python" (ships with CPython), "vc_redist" or None. ``oldest``: the oldest
-        CPython the wheel's tags allow, when one that predates the DLL makes it redist."""
+        CPython the wheel's tags allow, when one that predates the DLL makes it redist.
+        ``pythons``: the versions the tags name (None: not known), for the C runtime of
+        older CPythons, which is the interpreter's own only if every one of them uses it."""
         lower = name.lower()
+        series = self.python_series.get(lower)
+        if series is not None:
+            first, last = series
+            inside = pythons is not None and all(first <= v <= last for v in pythons)
+            return "python" if pythons and inside else "vc_redist"
         if lower in self.python_runtime.get(arch, ()):
             since = self.python_since.get(lower)
             if since is not None and oldest is not None and oldest < since:
@@ -126,13 +143,23 @@ def parse_windows_policy(raw: Any) -> WindowsPolicy:
     runtime = raw["runtime"]
     if (
         not isinstance(runtime, dict)
-        or not {"python", "vc_redist"} <= set(runtime) <= {"python", "vc_redist", "python_since"}
+        or not {"python", "vc_redist"}
+        <= set(runtime)
+        <= {"python", "vc_redist", "python_since", "python_series", "older_redist"}
         or not isinstance(runtime["python"], dict)
         or set(runtime["python"]) != set(ARCHS)
     ):
         raise PolicyError("policy windows.json: runtime needs python (per arch) and vc_redist")
     python_rt = {a: _names(runtime["python"][a], f"runtime.python.{a}") for a in ARCHS}
     redist = _names(runtime["vc_redist"], "runtime.vc_redist")
+    series_raw = runtime.get("python_series", {})
+    if not isinstance(series_raw, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and all(re.fullmatch(r"\d\.\d+", x) for x in v)
+        for v in series_raw.values()
+    ):
+        raise PolicyError("policy windows.json: runtime.python_series maps DLLs to [X.Y, X.Y]")
+    series = {k.lower(): (_version(v[0]), _version(v[1])) for k, v in series_raw.items()}
+    redist |= _names(runtime.get("older_redist", []), "runtime.older_redist")
     since = runtime.get("python_since", {})
     if not isinstance(since, dict) or not all(
         isinstance(v, str) and re.fullmatch(r"3\.\d+", v) for v in since.values()
@@ -157,7 +184,13 @@ def parse_windows_policy(raw: Any) -> WindowsPolicy:
         python_runtime=MappingProxyType(python_rt),
         python_since=MappingProxyType(python_since),
         vc_redist=redist,
+        python_series=MappingProxyType(series),
     )
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 def _python_dlls(
@@ -234,6 +267,11 @@ class WindowsResolver:
         self.python = policy.python_dlls(ctx.claimed_interpreters, ctx.claimed_abis)
         minors = [i[3:] for i in ctx.claimed_interpreters if i.startswith("cp3")]
         self.oldest = min(((3, int(m)) for m in minors if m.isdigit()), default=None)
+        # Every Python version the tags name (cp27 -> 2.7); None when one names none (py3).
+        named = [_INTERPRETER_VERSION.fullmatch(i) for i in ctx.claimed_interpreters]
+        self.pythons: frozenset[tuple[int, int]] | None = (
+            frozenset((int(m[1]), int(m[2])) for m in named if m) if named and all(named) else None
+        )
         # Lower-case file name -> PE members installed into site-packages with that name.
         self.by_name: dict[str, list[str]] = {}
         for member, binary in ctx.binaries.items():
@@ -271,7 +309,11 @@ class WindowsResolver:
                     if not on_host and not self._on_search_path(needed_by, member):
                         off_path.append((needed_by, name, member))
                     continue
-                runtime = None if forced else self.policy.runtime_kind(name, self.arch, self.oldest)
+                runtime = (
+                    None
+                    if forced
+                    else self.policy.runtime_kind(name, self.arch, self.oldest, self.pythons)
+                )
                 if runtime is not None:
                     deps.append(Dependency(name, needed_by, "system"))
                     key = next((k for k in assumed if k.lower() == lower), name)
