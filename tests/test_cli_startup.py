@@ -208,3 +208,19 @@ def test_reading_a_wheel_imports_no_email_package() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_data_files_read_through_the_import_system_when_not_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mwheel imported from a zip has no policies/ directory to read: the resource reader
+    gives the same data."""
+    from mwheel import policy_data
+
+    expected = policy_data.load_data("windows.json")
+    policy_data.load_data.cache_clear()
+    monkeypatch.setattr(policy_data, "_DIRECTORY", tmp_path / "not-a-directory")
+    try:
+        assert policy_data.load_data("windows.json") == expected
+    finally:
+        policy_data.load_data.cache_clear()
