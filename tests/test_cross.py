@@ -22,6 +22,7 @@ from crosslib import TARGET_DIR, aarch64_python, build_std_env, debian_rustc_env
 from mwheel.audit import audit_wheel
 from mwheel.audit.context import AuditOptions
 from mwheel.binary.elf import read_elf
+from mwheel.binary.macho import read_macho
 from mwheel.build import BuildOptions, build_wheels
 from mwheel.build.targets import Target
 
@@ -253,4 +254,37 @@ def test_windows_gnu_wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     [(member, _)] = binaries(library, ".dll")
     assert member == "cffi_adder/cffi_adder.dll"
     report = audit_wheel(library)
+    assert report.compliant, report.findings
+
+
+def test_universal2_from_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--target universal2-apple-darwin``: one cargo build per slice (std from source, zig
+    links against its macOS stubs), merged into one fat library, audited as universal2."""
+    env = build_std_env()
+    del env["RUSTFLAGS"]  # link-self-contained is not an option on Apple targets
+    env["CARGO_PROFILE_RELEASE_STRIP"] = "false"  # Debian's rustc ships no rust-objcopy
+    monkeypatch.delenv("RUSTFLAGS", raising=False)
+    monkeypatch.delenv("MACOSX_DEPLOYMENT_TARGET", raising=False)
+    target_dir = TARGET_DIR / "cffi"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CRATES / "cffi-adder" / "include" / "cffi_adder.h", target_dir / "header.h")
+    wheel = build(
+        "cffi-adder",
+        tmp_path,
+        env,
+        monkeypatch,
+        target="universal2-apple-darwin",
+        zig=True,
+        target_dir=target_dir,
+    )
+    assert wheel.name == "cffi_adder-0.1.0-py3-none-macosx_10_12_universal2.whl"
+    [(member, data)] = binaries(wheel, ".dylib")
+    assert member == "cffi_adder/libcffi_adder.dylib"
+    lib = read_macho(member, data)
+    assert lib.macho is not None
+    assert [(s.arch, s.minos) for s in lib.macho.slices] == [
+        ("arm64", (11, 0, 0)),
+        ("x86_64", (10, 12, 0)),
+    ]
+    report = audit_wheel(wheel)
     assert report.compliant, report.findings
