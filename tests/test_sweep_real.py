@@ -304,3 +304,18 @@ def test_old_c_runtimes_are_the_interpreters_only_for_their_pythons() -> None:
     assert policy.runtime_kind("msvcr100.dll", "x86_64", None, frozenset({(3, 4)})) == "python"
     assert policy.runtime_kind("msvcr100.dll", "x86_64", None, None) == "vc_redist"
     assert policy.runtime_kind("msvcp90.dll", "x86", None, frozenset({(2, 7)})) == "vc_redist"
+
+
+def test_abi3_extension_may_define_its_own_py_names() -> None:
+    """psutil 6.0.0's abi3 extensions define (export) PyErr_SetFromOSErrnoWithSyscall, a
+    helper of their own: abi3audit 0.0.26 reports it as an ABI violation because of the
+    prefix, but the stable ABI only constrains what an extension imports from the
+    interpreter. mwheel accepts the wheel: right beats agreeing."""
+    wheel = pinned_wheel(LIST, "psutil==6.0.0", "manylinux_2_17_x86_64")
+    report = audit_wheel(wheel)
+    assert report.compliant, _codes(report)
+    assert not [f for f in report.findings if f.code.startswith("abi3") and f.severity != "info"]
+    abi3audit = AUDITWHEEL.parent / "abi3audit"
+    if abi3audit.exists():
+        done = subprocess.run([str(abi3audit), "-v", str(wheel)], capture_output=True, text=True)
+        assert "PyErr_SetFromOSErrnoWithSyscall" in done.stdout + done.stderr
