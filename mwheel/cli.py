@@ -234,20 +234,33 @@ def audit_options(args: argparse.Namespace) -> AuditOptions:
     )
 
 
+def _may_map_providers(pyproject: Path) -> bool:
+    """Whether the project's file can hold a ``provided-by`` table. Without that text the key
+    can only be spelled through a backslash escape, so a file with neither is not parsed:
+    most projects have no mappings, and TOML plus the providers module cost start-up time."""
+    try:
+        text = pyproject.read_bytes()
+    except OSError:  # absent, a directory, unreadable: as before, no mappings
+        return False
+    return b"provided-by" in text or b"\\" in text
+
+
 def _provider_mappings(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     """--provided-by pairs after those of the mapping file (or of ./pyproject.toml)."""
-    if not (args.providers or args.provided_by or Path("pyproject.toml").is_file()):
+    pyproject = Path("pyproject.toml")
+    in_project = args.providers is None and _may_map_providers(pyproject)
+    if not (args.providers or args.provided_by or in_project):
         return ()
     from mwheel.audit.providers import mappings_from_toml, parse_mapping
 
     mappings: list[tuple[str, str]] = []
     if args.providers is not None:
         mappings += mappings_from_toml(args.providers)
-    elif Path("pyproject.toml").is_file():
+    elif in_project:
         # The project's own file: cibuildwheel runs the repair in the project directory.
         # Not named by the user, so a file mwheel cannot read is no reason to fail.
         with contextlib.suppress(MwheelError):
-            mappings += mappings_from_toml(Path("pyproject.toml"))
+            mappings += mappings_from_toml(pyproject)
     mappings += [parse_mapping(m) for m in args.provided_by]
     return tuple(mappings)
 

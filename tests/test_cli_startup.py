@@ -66,8 +66,9 @@ def test_windows_audit_loads_no_elf_or_macho_machinery(tmp_path: Path) -> None:
 # What a small Windows or macOS wheel's audit does not need: packaging.tags (and the logging,
 # platform, subprocess and sysconfig it imports to probe the host), the email package (read
 # only for METADATA when providers are asked about), the Linux policy loader and
-# importlib.resources, tempfile (only for binaries spilled to disk), and the reader of the
-# wheel's start-up code (only when a bundled DLL lies outside its importer's directory).
+# importlib.resources, tempfile (only for binaries spilled to disk), the reader of the
+# wheel's start-up code (only when a bundled DLL lies outside its importer's directory), and
+# the providers module with tomllib (only for a pyproject.toml that may map providers).
 NOT_AT_START_UP = {
     "packaging.tags",
     "packaging.utils",
@@ -77,6 +78,8 @@ NOT_AT_START_UP = {
     "sysconfig",
     "email",
     "email.parser",
+    "mwheel.audit.providers",
+    "tomllib",
     "mwheel.policies",
     "importlib.resources",
     "tempfile",

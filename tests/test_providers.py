@@ -241,15 +241,25 @@ def test_cli_find_links_mapping_file_and_json(
     ]
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[tool.mwheel.provided-by]\n"libcu*" = "nvidia-cublas-cu12"\n',
+        # The key spelled through an escape: the text "provided-by" is nowhere in the file.
+        '[tool.mwheel]\n"provided\\u002Dby" = {"libcu*" = "nvidia-cublas-cu12"}\n',
+    ],
+    ids=["plain", "escaped-key"],
+)
 def test_pyproject_table_in_the_working_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    table: str,
 ) -> None:
     layout = torch_layout(tmp_path, TORCH_REQUIRES)
     project = tmp_path / "project"
     project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "x"\n[tool.mwheel.provided-by]\n"libcu*" = "nvidia-cublas-cu12"\n'
-    )
+    (project / "pyproject.toml").write_text(f'[project]\nname = "x"\n{table}')
     monkeypatch.chdir(project)
     assert main(["audit", str(layout.torch), "--no-host-libs", "-q"]) == 0
     capsys.readouterr()
