@@ -15,7 +15,13 @@ from collections import Counter
 
 from mwheel.audit.context import WheelContext
 from mwheel.audit.findings import Finding, Severity
-from mwheel.audit.linux_checks import check_policy, elf_binaries, oldest_python, requirements
+from mwheel.audit.linux_checks import (
+    Summaries,
+    check_policy,
+    elf_binaries,
+    oldest_python,
+    requirements,
+)
 from mwheel.audit.linux_libc import arm_abi_text, libc_of
 from mwheel.audit.linux_resolve import LinuxResolver
 from mwheel.audit.resolve import DependencyGraph, excluded_names
@@ -67,14 +73,15 @@ class LinuxRules:
 
         excluded = excluded_names(graph, ctx.options.exclude)
         python = oldest_python(ctx.claimed_interpreters)
-        as_is = requirements(elfs, graph, grafted=False, excluded=excluded, python=python)
+        memo: Summaries = {}
+        as_is = requirements(elfs, graph, False, excluded, python, memo)
         results = [(p, check_policy(as_is, p, arch)) for p in policies]
         best = next((p for p, v in results if not v and p.preferred), None)
         best_tag = best.tag(arch).name if best else f"linux_{arch}"
 
         repair_tag: str | None = None
         if not any(e.path is None and e.name not in excluded for e in graph.externals):
-            after = requirements(elfs, graph, grafted=True, excluded=excluded, python=python)
+            after = requirements(elfs, graph, True, excluded, python, memo)
             fixed = next(
                 (p for p in policies if p.preferred and not check_policy(after, p, arch)), None
             )

@@ -24,22 +24,70 @@ _LOADER_PREFIXES = ("ld-linux", "ld64.so", "ld.so")
 
 
 @dataclass(frozen=True)
+class _Summary:
+    """What every policy asks of one ELF file's imports, computed once per file rather than
+    once per policy (pyarrow: 30 files, 44 policies, tens of thousands of imports)."""
+
+    # Imported symbol names per version (sorted), strong (non-weak) imports, all imports.
+    by_version: dict[str, list[str]]
+    strong: frozenset[str]
+    names: frozenset[str]
+    # (library, version, namespace) of the version needs the policies judge: all but the
+    # dynamic loader's.
+    versions: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, binary: Binary) -> _Summary:
+        by_version: dict[str, set[str]] = {}
+        strong: set[str] = set()
+        names: set[str] = set()
+        for s in binary.imported:
+            names.add(s.name)
+            # Weak imports are optional (Rust's std probes __cxa_thread_atexit_impl weakly
+            # and falls back when it is missing), so only strong ones can break on an
+            # older system.
+            if not s.weak:
+                strong.add(s.name)
+            if s.version:
+                by_version.setdefault(s.version, set()).add(s.name)
+        elf = binary.elf
+        assert elf is not None
+        versions = tuple(
+            (lib, version, version.partition("_")[0])
+            for lib, needed in elf.version_needs
+            if not lib.startswith(_LOADER_PREFIXES)
+            for version in needed
+        )
+        return cls(
+            {v: sorted(n) for v, n in by_version.items()},
+            frozenset(strong),
+            frozenset(names),
+            versions,
+        )
+
+
+@dataclass(frozen=True)
 class _Requirement:
     """What one ELF file (bundled or to be grafted) asks of the system."""
 
     label: str  # member, or host path of a library a repair would graft
     binary: Binary
     libraries: tuple[str, ...]  # needed libraries that must come from the system
-    # Imported symbol names per version, and the strong (non-weak) imports: computed once
-    # here because every policy asks for them.
-    by_version: dict[str, list[str]] = field(default_factory=dict, compare=False)
-    strong: frozenset[str] = frozenset()
+    summary: _Summary = field(compare=False)
     # Strong imports that no library of the wheel's own (bundled or grafted) defines: only
     # these can come from libc (the musl rule judges them).
     from_system: frozenset[str] = frozenset()
     # The oldest Python the wheel's interpreter tags admit ((0, 0): unknown, any): whether a
     # symbol only some old interpreters define (the policy's interpreter_blacklist) matters.
     oldest_python: tuple[int, int] = (0, 0)
+
+    @property
+    def by_version(self) -> dict[str, list[str]]:
+        return self.summary.by_version
+
+    @property
+    def strong(self) -> frozenset[str]:
+        return self.summary.strong
 
     @classmethod
     def of(
@@ -49,23 +97,10 @@ class _Requirement:
         libraries: tuple[str, ...],
         provided: frozenset[str] = frozenset(),
         oldest_python: tuple[int, int] = (0, 0),
+        summary: _Summary | None = None,
     ) -> _Requirement:
-        by_version: dict[str, set[str]] = {}
-        for s in binary.imported:
-            if s.version:
-                by_version.setdefault(s.version, set()).add(s.name)
-        # Weak imports are optional (Rust's std probes __cxa_thread_atexit_impl weakly and
-        # falls back when it is missing), so only strong ones can break on an older system.
-        strong = frozenset(s.name for s in binary.imported if not s.weak)
-        return cls(
-            label,
-            binary,
-            libraries,
-            {v: sorted(n) for v, n in by_version.items()},
-            strong,
-            strong - provided,
-            oldest_python,
-        )
+        summary = summary or _Summary.of(binary)
+        return cls(label, binary, libraries, summary, summary.strong - provided, oldest_python)
 
 
 def violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> list[Finding]:
@@ -105,30 +140,26 @@ def violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> l
                 )
             )
     allowed = policy.symbol_versions.get(arch, MappingProxyType({}))
-    for lib, versions in elf.version_needs:
-        if lib.startswith(_LOADER_PREFIXES):
-            continue
-        for version in versions:
-            space = version.partition("_")[0]
-            if space in allowed and version not in allowed[space]:
-                symbols = req.by_version.get(version, [])
-                shown = ", ".join(f"{s}@{version}" for s in symbols[:5]) or version
-                more = f" and {len(symbols) - 5} more" if len(symbols) > 5 else ""
-                out.append(
-                    Finding(
-                        "symbol-version-too-new",
-                        req.label,
-                        f"{shown}{more} from {lib} needs {version}, "
-                        f"newer than {policy.name} allows",
-                        tag=tag,
-                        details=(
-                            ("library", lib),
-                            ("version", version),
-                            ("symbols", ",".join(symbols)),
-                        ),
-                    )
+    summary = req.summary
+    for lib, version, space in summary.versions:
+        if space in allowed and version not in allowed[space]:
+            symbols = summary.by_version.get(version, [])
+            shown = ", ".join(f"{s}@{version}" for s in symbols[:5]) or version
+            more = f" and {len(symbols) - 5} more" if len(symbols) > 5 else ""
+            out.append(
+                Finding(
+                    "symbol-version-too-new",
+                    req.label,
+                    f"{shown}{more} from {lib} needs {version}, newer than {policy.name} allows",
+                    tag=tag,
+                    details=(
+                        ("library", lib),
+                        ("version", version),
+                        ("symbols", ",".join(symbols)),
+                    ),
                 )
-    imported = req.strong
+            )
+    imported = summary.strong
     for lib, forbidden in policy.blacklist.items():
         if lib in b.dependencies:
             for sym in sorted(imported & forbidden):
@@ -141,8 +172,8 @@ def violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> l
                         details=(("library", lib), ("symbol", sym)),
                     )
                 )
-    imported_any = {s.name for s in b.imported}
-    for sym in sorted(imported_any & policy.interpreter_blacklist.keys()):
+    # intersection() walks the small side; `&` with a dict view walks the whole frozenset.
+    for sym in sorted(summary.names.intersection(policy.interpreter_blacklist)):
         why, python_before = policy.interpreter_blacklist[sym]
         if req.oldest_python < python_before:
             out.append(
@@ -159,7 +190,7 @@ def violations(req: _Requirement, policy: LinuxPolicy, arch: str, tag: str) -> l
     # binary needs that musl (e.g. reallocarray, 1.2.2; __time64 on 32-bit archs, 1.2.0).
     newer = policy.forbidden_newer.get(arch)
     if newer:
-        for sym in sorted(req.from_system & newer.keys()):
+        for sym in sorted(req.from_system.intersection(newer)):
             origin = newer[sym]
             out.append(
                 Finding(
@@ -252,12 +283,18 @@ def oldest_python(interpreters: tuple[str, ...]) -> tuple[int, int]:
     return min(floors)
 
 
+# Per (label, binary): its summary and the imports its own libraries define. Neither depends
+# on whether the externals are grafted, so the audit's two calls of ``requirements`` share it.
+Summaries = dict[tuple[str, int], tuple[_Summary, frozenset[str]]]
+
+
 def requirements(
     elfs: dict[str, Binary],
     graph: DependencyGraph,
     grafted: bool,
     excluded: frozenset[str] = frozenset(),
     python: tuple[int, int] = (0, 0),
+    memo: Summaries | None = None,
 ) -> list[_Requirement]:
     """What the wheel asks of the system as it is, or once its external libraries are grafted.
 
@@ -265,17 +302,27 @@ def requirements(
     they do not count against the policy, and they are not grafted.
     """
     external = {e.name: e.binary for e in graph.externals if e.binary is not None}
+    memo = {} if memo is None else memo
 
-    def provided(needed_by: str, binary: Binary) -> frozenset[str]:
-        """The imports of ``binary`` that the non-system libraries ``needed_by`` loads define
-        (bundled or grafted). Looked up per import rather than by uniting the libraries'
-        export sets, which for pyarrow's libarrow cost more than inflating the wheel."""
-        libs = []
-        for d in graph.for_binary(needed_by):
-            lib = elfs.get(d.member or "") if d.kind == "bundled" else external.get(d.name)
-            if lib is not None and d.kind != "system":
-                libs.append(lib.exported)
-        return frozenset(s.name for s in binary.imported if any(s.name in names for names in libs))
+    def summarised(label: str, binary: Binary) -> tuple[_Summary, frozenset[str]]:
+        """The file's summary, and the imports that the non-system libraries ``label``
+        loads define (bundled or grafted): intersected per library, the import set being
+        the small side, rather than by uniting the libraries' export sets, which for
+        pyarrow's libarrow cost more than inflating the wheel."""
+        key = (label, id(binary))
+        if key not in memo:
+            summary = _Summary.of(binary)
+            found: set[str] = set()
+            for d in graph.for_binary(label):
+                lib = elfs.get(d.member or "") if d.kind == "bundled" else external.get(d.name)
+                if lib is not None and d.kind != "system":
+                    found |= summary.names & lib.exported
+            memo[key] = (summary, frozenset(found))
+        return memo[key]
+
+    def requirement(label: str, binary: Binary, libs: tuple[str, ...]) -> _Requirement:
+        summary, provided = summarised(label, binary)
+        return _Requirement.of(label, binary, libs, provided, python, summary)
 
     reqs: list[_Requirement] = []
     for member, b in elfs.items():
@@ -287,16 +334,12 @@ def requirements(
             and not (grafted and d.name.startswith("libpython"))
             and (d.kind == "system" or (d.kind in ("external", "missing") and not grafted))
         )
-        reqs.append(_Requirement.of(member, b, libs, provided(member, b), python))
+        reqs.append(requirement(member, b, libs))
     if grafted:
         for ext in graph.externals:
             if ext.binary is not None and ext.path is not None and ext.name not in excluded:
                 libs = tuple(d.name for d in graph.for_binary(ext.path) if d.kind == "system")
-                reqs.append(
-                    _Requirement.of(
-                        ext.path, ext.binary, libs, provided(ext.path, ext.binary), python
-                    )
-                )
+                reqs.append(requirement(ext.path, ext.binary, libs))
     return reqs
 
 

@@ -15,6 +15,9 @@ raises ``BinaryError`` naming the member, never loops and never allocates by a s
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mwheel.binary import Buffer
@@ -416,6 +419,13 @@ def _symbols(
     need_by_index: dict[int, tuple[str, str]],
     definitions: dict[int, str],
 ) -> tuple[tuple[Symbol, ...], frozenset[str]]:
+    """Imports (with version and library) and the names of global/weak/unique exports.
+
+    The table is decoded in bulk with a format that skips st_value and st_size, and the
+    names come from the string table decoded once (when it is ASCII, as symbol names are
+    in practice): libarrow's 50k symbols would otherwise cost a find, a slice and a decode
+    each, more than inflating them.
+    """
     dynsym = next((s for s in sections if s.type == _SHT_DYNSYM), None)
     if dynsym is None:
         return (), frozenset()
@@ -423,35 +433,46 @@ def _symbols(
     strtab = _linked_strings(r, sections, dynsym, ".dynsym")
     entsize = struct.calcsize(lay.sym)
     versym_sec = next((s for s in sections if s.type == _SHT_GNU_VERSYM), None)
-    versyms: tuple[int, ...] = ()
+    versyms: array[int] = array("H")
     if versym_sec is not None:
         vraw = _section_bytes(r, versym_sec, ".gnu.version")
-        versyms = tuple(v[0] for v in struct.iter_unpack(lay.endian + "H", vraw[: len(vraw) & ~1]))
+        versyms.frombytes(vraw[: len(vraw) & ~1])
+        if (lay.endian == ">") != (sys.byteorder == "big"):
+            versyms.byteswap()
+    # (st_name, st_info, st_shndx) of each entry, whatever the class.
+    short = lay.endian + ("IBxH16x" if lay.bits == 64 else "I8xBxH")
+    entries = struct.iter_unpack(short, raw[: len(raw) - len(raw) % entsize])
+    size = len(strtab)
+    name = _names(strtab)
     imported: list[Symbol] = []
     exported: set[str] = set()
-    find = strtab.find
-    size = len(strtab)
-    wide = lay.bits == 64
-    for i, entry in enumerate(struct.iter_unpack(lay.sym, raw[: len(raw) - len(raw) % entsize])):
-        if wide:
-            name_off, st_info, shndx = entry[0], entry[1], entry[3]
-        else:
-            name_off, st_info, shndx = entry[0], entry[3], entry[5]
+    count = len(versyms)
+    for i, (name_off, st_info, shndx) in enumerate(entries):
         if name_off == 0 or name_off >= size:
             continue
-        end = find(b"\0", name_off)
-        name = strtab[name_off : end if end >= 0 else size].decode("utf-8", "replace")
-        index = versyms[i] & 0x7FFF if i < len(versyms) else 1
-        binding = st_info >> 4
         if shndx == 0:
+            index = versyms[i] & 0x7FFF if i < count else 1
             version, lib = need_by_index.get(index, (None, None))
-            imported.append(Symbol(name, version, lib, weak=binding == _STB_WEAK))
-        elif binding in (_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE) and (st_info & 0xF) not in (
-            _STT_SECTION,
-            _STT_FILE,
-        ):
-            exported.add(name)
+            imported.append(Symbol(name(name_off), version, lib, (st_info >> 4) == _STB_WEAK))
+        elif (st_info >> 4) in _EXPORT_BINDINGS and (st_info & 0xF) not in _NOT_EXPORTED:
+            exported.add(name(name_off))
     return tuple(imported), frozenset(exported)
+
+
+_EXPORT_BINDINGS = frozenset({_STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE})
+_NOT_EXPORTED = frozenset({_STT_SECTION, _STT_FILE})
+
+
+def _names(strtab: bytes) -> Callable[[int], str]:
+    """The NUL-terminated name at an offset of ``strtab`` (the offset is within it): the
+    rest of the table if no NUL ends it, invalid UTF-8 replaced."""
+    if strtab.isascii():
+        text = strtab.decode("ascii") + "\0"  # offsets stay byte offsets; every name ends
+        find = text.find
+        return lambda offset: text[offset : find("\0", offset)]
+    raw = strtab + b"\0"
+    find_raw = raw.find
+    return lambda offset: raw[offset : find_raw(b"\0", offset)].decode("utf-8", "replace")
 
 
 def _isa_level(
