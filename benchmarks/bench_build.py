@@ -14,7 +14,15 @@ the crate is copied into a scratch directory so the fixture tree is never touche
   dependency at each toggle; one that passes ``-C strip=symbols`` to the final crate only
   (maturin, mwheel) recompiles the crate alone.
 
-    python benchmarks/bench_build.py [crate] [--runs N]
+* ``--target TRIPLE`` (a cross build, e.g. ``cross-pyo3 --target aarch64-unknown-linux-gnu``):
+  both tools build for that target with ``--zig`` and ``-i python3.X`` (the running
+  Python's version; no target interpreter runs) through the same rustc (set ``RUSTC``, e.g.
+  Debian's /usr/bin/rustc with the target's std), in their own target directories under
+  ~/.cache/mwheel-cross. maturin gets ``PYO3_CROSS_PYTHON_VERSION``. Rows: no-op and
+  touched (a no-op ``cargo build`` with another environment would relink, so there is no
+  "beyond cargo" column).
+
+    python benchmarks/bench_build.py [crate] [--runs N] [--target TRIPLE]
 """
 
 from __future__ import annotations
@@ -64,7 +72,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("crate", nargs="?", default="pyo3-abi3")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--target", help="cross-build for this Rust target triple (with --zig)")
     args = ap.parse_args()
+    if args.target:
+        return cross(args.crate, args.target, args.runs)
     scratch = Path(tempfile.mkdtemp(prefix="bench-build-"))
     src = scratch / "src"
     shutil.copytree(CRATES / args.crate, src, ignore=shutil.ignore_patterns("target"))
@@ -104,6 +115,43 @@ def main() -> int:
             theirs = rows["maturin"][column]
             if theirs > 0:
                 print(f"mwheel / maturin {column}: {rows['mwheel'][column] / theirs:.2f}x")
+    return 0
+
+
+def cross(crate: str, target: str, runs: int) -> int:
+    """No-op and touched cross builds of ``crate`` for ``target``, mwheel beside maturin."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    src = scratch / "src"
+    shutil.copytree(CRATES / crate, src, ignore=shutil.ignore_patterns("target"))
+    touched = next(p for p in (src / "src" / "lib.rs", src / "src" / "main.rs") if p.is_file())
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    cache = Path.home() / ".cache" / "mwheel-cross"
+    tools: dict[str, tuple[list[str], dict[str, str]]] = {
+        "mwheel": ([sys.executable, "-m", "mwheel", "build"], {})
+    }
+    if shutil.which("maturin"):
+        tools["maturin"] = (["maturin", "build"], {"PYO3_CROSS_PYTHON_VERSION": version})
+    rows: dict[str, dict[str, float]] = {}
+    try:
+        for name, (prefix, extra) in tools.items():
+            env = {**os.environ, **extra, "CARGO_TARGET_DIR": str(cache / f"bench-{name}")}
+            cmd = [*prefix, "--release", "-q", "--target", target, "--zig", "-i"]
+            cmd += [f"python{version}", "-m", str(src / "Cargo.toml"), "-o", str(scratch / name)]
+            rows[name] = {
+                "no-op": _median(cmd, env, runs),
+                "touched": _median(cmd, env, runs, before=touched.touch),
+            }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    rustc = os.environ.get("RUSTC", "rustc")
+    print(f"crate {crate}, --target {target} --zig, rustc {rustc}, median of {runs} runs, s")
+    print(f"{'tool':<10}{'no-op':>14}{'touched':>14}")
+    for name, row in rows.items():
+        print(f"{name:<10}{row['no-op']:>14.3f}{row['touched']:>14.3f}")
+    if len(rows) == 2:
+        for column in ("no-op", "touched"):
+            ratio = rows["mwheel"][column] / rows["maturin"][column]
+            print(f"mwheel / maturin {column}: {ratio:.2f}x")
     return 0
 
 

@@ -288,3 +288,29 @@ def test_universal2_from_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ]
     report = audit_wheel(wheel)
     assert report.compliant, report.findings
+
+
+def test_universal2_pyo3_from_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version-specific pyo3 extension for macOS: cpython-312-darwin.so, both slices
+    leaving the Python API to the loading interpreter (-undefined dynamic_lookup)."""
+    env = build_std_env()
+    del env["RUSTFLAGS"]
+    env["CARGO_PROFILE_RELEASE_STRIP"] = "false"
+    monkeypatch.delenv("RUSTFLAGS", raising=False)
+    monkeypatch.delenv("MACOSX_DEPLOYMENT_TARGET", raising=False)
+    wheel = build(
+        "cross-pyo3",
+        tmp_path,
+        env,
+        monkeypatch,
+        target="universal2-apple-darwin",
+        zig=True,
+        interpreters=("python3.12",),
+    )
+    assert wheel.name == "cross_pyo3-0.1.0-cp312-cp312-macosx_10_12_universal2.whl"
+    [(member, data)] = binaries(wheel, ".so")
+    assert member.endswith("cross_pyo3.cpython-312-darwin.so")
+    ext = read_macho(member, data)
+    assert sorted(ext.archs) == ["arm64", "x86_64"]
+    assert any(s.name == "PyModule_Create2" or s.name.startswith("PyModule") for s in ext.imported)
+    assert audit_wheel(wheel).compliant

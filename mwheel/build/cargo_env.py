@@ -13,7 +13,8 @@ variables so the user's own cargo configuration still applies:
   rather than replacing them. Programs then load through musl's ``ld-musl-<arch>.so.1``,
   as the programs of a musl distribution do;
 * macOS: ``MACOSX_DEPLOYMENT_TARGET`` (the tag's minimum macOS, so rustc's ``minos`` and
-  the tag agree);
+  the tag agree), and for an extension module ``-undefined dynamic_lookup`` (its Python
+  symbols come from the interpreter that loads it, as maturin links them);
 * the linker the user named (``CC_<triple>``), through ``toolchain.linker_env``.
 """
 
@@ -30,6 +31,8 @@ from mwheel.build.zig import write_wrapper, zig_target
 from mwheel.errors import BuildError
 
 _MUSL_DYNAMIC = "-C target-feature=-crt-static"
+# A macOS extension module leaves the Python C API to the interpreter that loads it.
+_MACOS_EXTENSION = "-C link-arg=-undefined -C link-arg=dynamic_lookup"
 
 
 def select_target(requested: str | None, host: str, compatibility: tuple[str, ...]) -> Target:
@@ -71,6 +74,7 @@ def cargo_env(
     compat: Compatibility,
     *,
     zig: bool,
+    extension: bool,
     crate_dir: Path,
     wrapper_dir: Path,
     extra: Mapping[str, str],
@@ -88,6 +92,8 @@ def cargo_env(
             env.update(linker_env(slice_, host, crate_dir, base))
         if slice_.is_musl:
             _add_rustflags(env, base, slice_.triple, _MUSL_DYNAMIC)
+        if slice_.os == "macos" and extension:
+            _add_rustflags(env, base, slice_.triple, _MACOS_EXTENSION)
     if macos is not None:
         env.setdefault("MACOSX_DEPLOYMENT_TARGET", f"{macos[0]}.{macos[1]}")
     return env

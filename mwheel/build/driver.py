@@ -294,6 +294,7 @@ def build_wheels(opts: BuildOptions) -> list[Path]:
         host,
         compat,
         zig=opts.zig,
+        extension=bindings in ("pyo3", "pyo3-ffi"),
         crate_dir=crate.root,
         wrapper_dir=base_dir / "mwheel-zig",
         extra=dict(opts.extra_cargo_env),

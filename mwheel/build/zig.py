@@ -75,7 +75,7 @@ def write_wrapper(directory: Path, target: str) -> Path:
 _MINGW_IMPLICIT = {"-lmsvcrt", "-l:libpthread.a", "-lssp_nonshared", "-lssp", "-lgcc"}
 
 
-def filter_args(args: Sequence[str], windows: bool = False) -> list[str]:
+def filter_args(args: Sequence[str], windows: bool = False, macos: bool = False) -> list[str]:
     """Drop what zig cc rejects or must not see (rustc's own lld, cc's --target)."""
     out: list[str] = []
     skip_next = False
@@ -96,6 +96,10 @@ def filter_args(args: Sequence[str], windows: bool = False) -> list[str]:
             continue
         if windows and (arg in _MINGW_IMPLICIT or arg == "-Wl,--disable-auto-image-base"):
             continue
+        if macos and arg == "-liconv":
+            # The libc crate names libiconv on Apple targets; zig ships no stub for it, and
+            # nothing Rust or pyo3 builds calls it.
+            continue
         if windows and arg.endswith(".def") and (arg.startswith("-Wl,") or arg[:1] != "-"):
             # zig cc takes no module-definition file; its MinGW linker exports the
             # library's public symbols by itself (lld's auto-export).
@@ -115,7 +119,7 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    linked = filter_args(args, windows="-windows" in target)
+    linked = filter_args(args, windows="-windows" in target, macos="-macos" in target)
     if "-musl" in target and not {"-static", "-static-pie", "-shared"} & set(linked):
         # zig links musl programs statically unless told otherwise; rustc asked for a
         # dynamic one (no -static), which loads through musl's ld-musl-<arch>.so.1.
