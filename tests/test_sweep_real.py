@@ -319,3 +319,18 @@ def test_abi3_extension_may_define_its_own_py_names() -> None:
     if abi3audit.exists():
         done = subprocess.run([str(abi3audit), "-v", str(wheel)], capture_output=True, text=True)
         assert "PyErr_SetFromOSErrnoWithSyscall" in done.stdout + done.stderr
+
+
+def test_armv7l_wheel_may_bundle_older_core_hard_float_library(tmp_path: Path) -> None:
+    """pydantic-core 2.27.1's musllinux_1_1_armv7l wheel bundles libgcc_s with the ARMv5TE
+    core attribute, hard-float: ARMv7 runs it and pip installs the wheel there. mwheel used to
+    say NOT COMPLIANT and refuse the repair; now a warning. (auditwheel 6.8.2 crashes on this
+    wheel: ELFError.)"""
+    wheel = pinned_wheel(LIST, "pydantic-core==2.27.1", "musllinux_1_1_armv7l")
+    report = audit_wheel(wheel)
+    assert report.compliant, _codes(report)
+    assert report.best_tag == "musllinux_1_1_armv7l" == report.repair_tag
+    [warned] = _codes(report, "warning")["architecture-mismatch"]
+    assert "ARMv5TE" in warned and "hard-float" in warned
+    result = repair_wheel(wheel, tmp_path)
+    assert result.output is not None and result.output.name.endswith("musllinux_1_1_armv7l.whl")

@@ -22,7 +22,7 @@ from mwheel.audit.linux_checks import (
     oldest_python,
     requirements,
 )
-from mwheel.audit.linux_libc import arm_abi_text, libc_of
+from mwheel.audit.linux_libc import arm_abi_text, is_armhf, libc_of
 from mwheel.audit.linux_resolve import LinuxResolver
 from mwheel.audit.resolve import DependencyGraph, excluded_names
 from mwheel.audit.verdict import PlatformVerdict, explained
@@ -46,6 +46,20 @@ class LinuxRules:
             (a for a in claimed_archs if a in arch_counts), arch_counts.most_common(1)[0][0]
         )
         for member, b in elfs.items():
+            if arch == "armv7l" and is_armhf(b) and _runs_on_arm_machine(b.archs[0], arch):
+                # An armv7l wheel may bundle a hard-float library built for an older core
+                # (pydantic-core's musllinux armv7l wheel: libgcc_s is ARMv5TE): ARMv7 runs
+                # that code and the float ABI matches, so the library loads.
+                findings.append(
+                    Finding(
+                        "architecture-mismatch",
+                        member,
+                        f"is {b.archs[0]} ({arm_abi_text(b)}), older than the wheel's armv7l "
+                        "code; ARMv7 runs it (same hard-float ABI)",
+                        severity="warning",
+                    )
+                )
+                continue
             if b.archs[0] != arch:
                 findings.append(
                     Finding(
