@@ -68,12 +68,6 @@ CASES: dict[str, tuple[Callable[[Members], Members], dict[str, object], int, str
         3,
         "Wheel-Version 2.0",
     ),
-    "tags-disagree": (
-        _edit("/WHEEL", lambda d: d.replace(b"manylinux2014", b"manylinux2010")),
-        {},
-        3,
-        "disagree",
-    ),
     "elf-truncated": (_edit(SO, lambda d: d[:40]), {}, 4, "ELF"),
     "elf-bad-class": (_edit(SO, lambda d: d[:4] + b"\x07" + d[5:]), {}, 4, "ELF"),
     "elf-section-offsets": (_edit(SO, lambda d: d[:0x28] + b"\xff" * 8 + d[0x30:]), {}, 4, "ELF"),

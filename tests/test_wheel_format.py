@@ -106,11 +106,21 @@ def test_tag_lines_compared_as_sets(lines: list[str], good: Path, tmp_path: Path
     assert report.compliant
 
 
-def test_tag_line_set_that_differs_is_refused(good: Path, tmp_path: Path) -> None:
+def test_tag_line_set_that_differs_is_a_warning(good: Path, tmp_path: Path) -> None:
+    """pip installs by the file name and never reads Tag lines: warn, and repair rewrites them."""
     lines = ["cp311-cp311-manylinux_2_17_x86_64.manylinux2010_x86_64"]
     wheel = variant(good, tmp_path / good.name, lambda m: _retag(m, lines))
     report = audit_wheel(wheel)
-    assert report.error is not None and "disagree" in report.error.message
+    assert report.error is None, report.error
+    mismatch = [f for f in report.findings if f.code == "wheel-tag-mismatch"]
+    assert len(mismatch) == 1 and mismatch[0].severity == "warning"
+    assert "manylinux2010_x86_64" in mismatch[0].message
+    assert report.compliant
+    out = repair_wheel(wheel, tmp_path / "out")
+    assert out.output is not None
+    repaired = audit_wheel(out.output)
+    assert repaired.error is None
+    assert not [f for f in repaired.findings if f.code == "wheel-tag-mismatch"]
 
 
 def _unlisted(members: Members) -> Members:

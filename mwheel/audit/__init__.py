@@ -80,6 +80,17 @@ def build_context(
         Finding("member-not-in-record", name, "is not listed in RECORD", severity="warning")
         for name in archive.unlisted
     ]
+    tag_lines = archive.wheel_info.tag_lines
+    if tag_lines and tag_lines != set(archive.tags):
+        findings.append(
+            Finding(
+                "wheel-tag-mismatch",
+                f"{archive.dist_info}/WHEEL",
+                f"Tag lines ({', '.join(sorted(map(str, tag_lines)))}) disagree with the file "
+                "name; pip selects the wheel by its file name (a repair rewrites them)",
+                severity="warning",
+            )
+        )
     binaries = scan(archive, options.jobs, known)
     if not options.isa_check:
         binaries = {m: _without_isa_level(b) for m, b in binaries.items()}

@@ -24,6 +24,7 @@ CODES = {
     "extension-in-pure-wheel": "a pure (any) wheel ships an extension module of one platform",
     "no-binary": "a platform-tagged wheel contains no binary",
     "member-not-in-record": "a member RECORD does not list (installed unverified)",
+    "wheel-tag-mismatch": "WHEEL's Tag lines disagree with the file name (pip uses the name)",
     "unknown-platform-tag": "a claimed platform tag that no policy defines",
     "wrong-platform": "a binary format that cannot run on the tag's operating system",
     "macos-version-too-high": "a slice needs a newer macOS than the tag says",

@@ -264,16 +264,15 @@ class WheelArchive:
                 raise WheelError(
                     f"{self.label}: WHEEL has a malformed Tag line {line[:80]!r}"
                 ) from None
-        if tags and tags != set(self.tags):
-            raise WheelError(
-                f"{self.label}: the file name's tags disagree with WHEEL's Tag lines "
-                f"({', '.join(sorted(map(str, tags)))})"
-            )
+        # pip selects and installs a wheel by its file name and never reads the Tag lines,
+        # so lines that disagree with it are a warning of the audit, not a refusal
+        # (auditwheel's own linux_mips64 test wheel says cp311 inside a cp313 file).
         return WheelInfo(
             version=version,
             root_is_purelib=purelib,
             generator=(msg.get("Generator") or "").strip(),
             text=text,
+            tag_lines=frozenset(tags),
         )
 
     def _read_record(self) -> dict[str, RecordEntry]:
@@ -404,3 +403,4 @@ class WheelInfo:
     root_is_purelib: bool
     generator: str
     text: str
+    tag_lines: frozenset[Tag] = frozenset()
