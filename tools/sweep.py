@@ -36,10 +36,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # fixturelib, as the tests and benchmarks import it
+
+from fixturelib.pypi import download, read_pins  # noqa: E402
 
 from mwheel.policies import policy_for  # noqa: E402
 from mwheel.tags import PlatformTag  # noqa: E402
-from tests.fixturelib.pypi import download, read_pins  # noqa: E402
 
 REF = Path(os.environ.get("MWHEEL_REF_VENV", Path.home() / ".cache" / "mwheel-ref")) / "bin"
 OTOOL_SHIM = '#!/bin/sh\nfor a; do shift; [ "$a" = -m ] || set -- "$@" "$a"; done\nexec {} "$@"\n'
