@@ -27,6 +27,7 @@ from mwheel.build.cargo_env import select_target
 from mwheel.build.interpreters import cross_interpreters, for_target, version_of_name
 from mwheel.build.pyo3_config import config_text, write_config
 from mwheel.build.targets import Target, known_triples
+from mwheel.build.toolchain import linker_env
 from mwheel.errors import BuildError
 
 MESSAGES = Path(__file__).parent / "data" / "cargo_messages"
@@ -264,3 +265,31 @@ def test_windows_py_launcher_discovery(tmp_path: Path, monkeypatch: pytest.Monke
     [found] = interpreters.find_interpreters((name,), False)
     assert found.version == sys.version_info[:2]
     assert found.executable is not None and found.executable.samefile(sys.executable)
+
+
+@pytest.mark.parametrize(
+    "target, host, needs_linker",
+    [
+        ("aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu", True),
+        ("i686-unknown-linux-gnu", "x86_64-unknown-linux-gnu", False),  # cc -m32
+        ("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu", False),
+        ("x86_64-apple-darwin", "aarch64-apple-darwin", False),  # Apple's clang, both arches
+        ("aarch64-pc-windows-msvc", "x86_64-pc-windows-msvc", False),  # MSVC's link.exe
+        ("x86_64-apple-darwin", "x86_64-unknown-linux-gnu", True),
+    ],
+)
+def test_which_targets_need_a_cross_linker(
+    target: str, host: str, needs_linker: bool, tmp_path: Path
+) -> None:
+    env = {"CARGO_HOME": str(tmp_path)}
+    if needs_linker:
+        with pytest.raises(BuildError, match="no linker for"):
+            linker_env(Target.parse(target), host, tmp_path, env)
+        env["CC_" + target.replace("-", "_")] = sys.executable  # any program that exists
+        var = f"CARGO_TARGET_{target.upper().replace('-', '_')}_LINKER"
+        assert linker_env(Target.parse(target), host, tmp_path, env) == {var: sys.executable}
+    else:
+        assert linker_env(Target.parse(target), host, tmp_path, env) == {}
+    (tmp_path / ".cargo").mkdir()
+    (tmp_path / ".cargo" / "config.toml").write_text(f'[target.{target}]\nlinker = "cc"\n')
+    assert linker_env(Target.parse(target), host, tmp_path, {"CARGO_HOME": str(tmp_path)}) == {}

@@ -124,7 +124,11 @@ def linker_env(
         return {}
     host_arch = host.split("-", 1)[0]
     host_os = "linux" if "-linux-" in host else ("macos" if "-apple-" in host else "windows")
-    cross = target.os != host_os or target.rust_arch not in _HOST_LINKS.get(host_arch, {host_arch})
+    # Apple's clang links every macOS architecture and cargo finds MSVC's link.exe for
+    # every Windows one; on Linux the host's cc links only its own architecture family.
+    cross = target.os != host_os or (
+        host_os == "linux" and target.rust_arch not in _HOST_LINKS.get(host_arch, {host_arch})
+    )
     cc_vars = [f"CC_{target.triple}", f"CC_{target.triple.replace('-', '_')}", "TARGET_CC"]
     cc_vars += ["CC"] if cross else []
     for cc_var in cc_vars:
