@@ -52,6 +52,14 @@ def build(crate: str, out: Path, env: dict[str, str], mp: pytest.MonkeyPatch, **
     return wheels[0]
 
 
+def cffi_header() -> None:
+    """The cffi crate's header where maturin looks for one: ``<target dir>/header.h``.
+
+    Every cross test shares one target directory, so each target's std is built once."""
+    TARGET_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CRATES / "cffi-adder" / "include" / "cffi_adder.h", TARGET_DIR / "header.h")
+
+
 def unpack(wheel: Path, dest: Path) -> Path:
     """Extract with the members' modes (zipfile alone drops the executable bits)."""
     with zipfile.ZipFile(wheel) as zf:
@@ -174,9 +182,7 @@ def test_musllinux_cdylib_is_dynamic(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """--compatibility musllinux_1_2 alone builds the host's musl target; the cdylib links
     musl dynamically (-crt-static), is audited as musl, and musl's loader runs it."""
     env = build_std_env()
-    target_dir = TARGET_DIR / "cffi"
-    target_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(CRATES / "cffi-adder" / "include" / "cffi_adder.h", target_dir / "header.h")
+    cffi_header()
     wheel = build(
         "cffi-adder",
         tmp_path,
@@ -184,7 +190,6 @@ def test_musllinux_cdylib_is_dynamic(tmp_path: Path, monkeypatch: pytest.MonkeyP
         monkeypatch,
         zig=True,
         compatibility=("musllinux_1_2",),
-        target_dir=target_dir,
     )
     # The repair retags to the most compatible tag the library honours (1_1 or 1_2).
     assert wheel.name.startswith("cffi_adder-0.1.0-py3-none-musllinux_1_")
@@ -244,12 +249,8 @@ def test_windows_gnu_wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert audit_wheel(program).compliant
     with zipfile.ZipFile(program) as zf:
         assert "bin_hello-1.0.0.data/scripts/bin-hello.exe" in zf.namelist()
-    target_dir = TARGET_DIR / "cffi"
-    target_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(CRATES / "cffi-adder" / "include" / "cffi_adder.h", target_dir / "header.h")
-    library = build(
-        "cffi-adder", tmp_path, env, monkeypatch, target=triple, zig=True, target_dir=target_dir
-    )
+    cffi_header()
+    library = build("cffi-adder", tmp_path, env, monkeypatch, target=triple, zig=True)
     assert library.name == "cffi_adder-0.1.0-py3-none-win_amd64.whl"
     [(member, _)] = binaries(library, ".dll")
     assert member == "cffi_adder/cffi_adder.dll"
@@ -265,9 +266,7 @@ def test_universal2_from_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     env["CARGO_PROFILE_RELEASE_STRIP"] = "false"  # Debian's rustc ships no rust-objcopy
     monkeypatch.delenv("RUSTFLAGS", raising=False)
     monkeypatch.delenv("MACOSX_DEPLOYMENT_TARGET", raising=False)
-    target_dir = TARGET_DIR / "cffi"
-    target_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(CRATES / "cffi-adder" / "include" / "cffi_adder.h", target_dir / "header.h")
+    cffi_header()
     wheel = build(
         "cffi-adder",
         tmp_path,
@@ -275,7 +274,6 @@ def test_universal2_from_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch,
         target="universal2-apple-darwin",
         zig=True,
-        target_dir=target_dir,
     )
     assert wheel.name == "cffi_adder-0.1.0-py3-none-macosx_10_12_universal2.whl"
     [(member, data)] = binaries(wheel, ".dylib")
