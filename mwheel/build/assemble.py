@@ -151,7 +151,7 @@ def _wheel_file(tags: list[str]) -> bytes:
         "Root-Is-Purelib: false",
         *[f"Tag: {t}" for t in tags],
     ]
-    return ("\n".join(lines) + "\n\n").encode()
+    return ("\n".join(lines) + "\n").encode()  # maturin ends WHEEL without a blank line
 
 
 def _read(path: Path) -> bytes:

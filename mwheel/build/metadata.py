@@ -193,9 +193,10 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         ("Requires-Dist", requires_dist(str(d), None, where))
         for d in project.get("dependencies", [])
     ]
-    for extra, deps in (project.get("optional-dependencies") or {}).items():
+    extras = _by_key(project.get("optional-dependencies"))
+    for extra, deps in extras.items():
         headers += [("Requires-Dist", requires_dist(str(d), extra, where)) for d in deps]
-    headers += [("Provides-Extra", e) for e in (project.get("optional-dependencies") or {})]
+    headers += [("Provides-Extra", e) for e in extras]
     # Without a [project] table maturin lists (and ships) no licence file.
     licenses = find_license_files(project, base, where) if has_project else []
     lic = project.get("license")
@@ -239,15 +240,25 @@ def project_metadata(crate: Crate, pyproject: Pyproject) -> ProjectMetadata:
         text, ctype = None, None
     if ctype:
         headers.append(("Description-Content-Type", ctype))
-    urls = dict(project.get("urls") or {})
+    urls = _by_key(project.get("urls"))
     if not urls and (not has_project or from_cargo("urls")):
         urls = _cargo_urls(pkg)
     headers += [("Project-URL", f"{k}, {v}") for k, v in urls.items()]
     entry_points: dict[str, dict[str, str]] = {}
     if scripts := project.get("scripts"):
-        entry_points["console_scripts"] = dict(scripts)
+        entry_points["console_scripts"] = _by_key(scripts)
     if gui := project.get("gui-scripts"):
-        entry_points["gui_scripts"] = dict(gui)
-    for group, entries in (project.get("entry-points") or {}).items():
-        entry_points[group] = dict(entries)
+        entry_points["gui_scripts"] = _by_key(gui)
+    for group, entries in _by_key(project.get("entry-points")).items():
+        entry_points[group] = _by_key(entries)
     return ProjectMetadata(name, version, tuple(headers), text, entry_points, tuple(licenses))
+
+
+def _by_key(table: Any) -> dict[str, Any]:
+    """A ``[project]`` table in key order, as maturin writes it.
+
+    maturin reads pyproject.toml with the ``toml`` crate, whose tables are ordered maps
+    (BTreeMap), so extras, URLs, scripts and entry-point groups come out sorted by name
+    whatever their order in the file (checked with ``maturin pep517 write-dist-info``, 1.16).
+    """
+    return dict(sorted((str(k), v) for k, v in (table or {}).items()))
