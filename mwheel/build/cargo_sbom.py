@@ -19,8 +19,8 @@ from typing import Any
 
 import tomllib
 
-from mwheel import __version__
 from mwheel.build.cargo import Crate
+from mwheel.repair.sbom import cyclonedx
 
 
 def _checksums(workspace_root: Path) -> dict[tuple[str, str], str]:
@@ -109,18 +109,10 @@ def rust_sbom(crate: Crate, kind: str = "library") -> bytes:
     def ref(pid: str) -> str:
         return _purl(packages[pid]) if pid in packages else pid
 
-    doc = {
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "version": 1,
-        "metadata": {
-            "tools": {
-                "components": [{"type": "application", "name": "mwheel", "version": __version__}]
-            },
-            "component": _component(crate.package, kind, None),
-        },
-        "components": components,
-        "dependencies": sorted(
+    doc = cyclonedx(
+        _component(crate.package, kind, None),
+        components,
+        dependencies=sorted(
             (
                 {"ref": ref(pid), "dependsOn": sorted(ref(d) for d in deps)}
                 if deps
@@ -129,5 +121,5 @@ def rust_sbom(crate: Crate, kind: str = "library") -> bytes:
             ),
             key=lambda d: str(d["ref"]),
         ),
-    }
+    )
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")

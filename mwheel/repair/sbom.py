@@ -24,7 +24,19 @@ def sbom_document(plan: RepairPlan, dist_name: str, version: str) -> bytes:
         if graft.version:
             component["version"] = graft.version
         components.append(component)
-    doc = {
+    doc = cyclonedx({"type": "library", "name": dist_name, "version": version}, components)
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def cyclonedx(
+    subject: dict[str, object], components: list[dict[str, object]], **more: object
+) -> dict[str, object]:
+    """The CycloneDX 1.5 document mwheel writes: ``subject`` made of ``components``.
+
+    One shape for both SBOMs (grafted libraries here, Rust crates in
+    ``mwheel.build.cargo_sbom``), so tools reading one read the other.
+    """
+    return {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
         "version": 1,
@@ -32,8 +44,8 @@ def sbom_document(plan: RepairPlan, dist_name: str, version: str) -> bytes:
             "tools": {
                 "components": [{"type": "application", "name": "mwheel", "version": __version__}]
             },
-            "component": {"type": "library", "name": dist_name, "version": version},
+            "component": subject,
         },
         "components": components,
+        **more,
     }
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
