@@ -68,8 +68,11 @@ def test_windows_audit_loads_no_elf_or_macho_machinery(tmp_path: Path) -> None:
 # only for METADATA when providers are asked about), the Linux policy loader and
 # importlib.resources, tempfile (only for binaries spilled to disk), the reader of the
 # wheel's start-up code (only when a bundled DLL lies outside its importer's directory), and
-# the providers module with tomllib (only for a pyproject.toml that may map providers).
+# the providers module with tomllib (only for a pyproject.toml that may map providers), and
+# ISA-L (only for members large enough for its speed to pay for importing it).
 NOT_AT_START_UP = {
+    "isal",
+    "isal.isal_zlib",
     "packaging.tags",
     "packaging.utils",
     "logging",

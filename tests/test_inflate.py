@@ -21,7 +21,7 @@ from conftest import corpus_wheel
 from fixturelib.linux import build_linux_fixture
 
 from mwheel.wheel.archive import WheelArchive
-from mwheel.wheel.inflate import choose
+from mwheel.wheel.inflate import FAST_FROM, ZLIB, best, choose, for_size
 from mwheel.wheel.zipread import inflate
 
 
@@ -32,6 +32,12 @@ def test_zlib_is_chosen_on_request() -> None:
 def test_isal_is_the_default_where_installed() -> None:
     pytest.importorskip("isal")
     assert choose("").name == "isal"
+
+
+def test_small_members_use_zlib_and_large_ones_the_best() -> None:
+    """Small members skip ISA-L (its import costs more than it saves on them)."""
+    assert for_size(0) is ZLIB and for_size(FAST_FROM - 1) is ZLIB
+    assert for_size(FAST_FROM) is best() and best() is best()
 
 
 @pytest.mark.parametrize("impl", ["isal", "zlib"])

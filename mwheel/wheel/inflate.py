@@ -97,4 +97,31 @@ def choose(wanted: str | None = None) -> Deflate:
     return _isal() or _zlib()
 
 
-DEFLATE = choose()
+ZLIB = _zlib()
+
+# Below this many compressed bytes a member is inflated by zlib: ISA-L's gain there is
+# microseconds, while importing and self-testing it costs milliseconds of start-up that a
+# small wheel's audit would otherwise spend (inflated bytes are the same either way).
+FAST_FROM = 256 << 10
+
+_chosen: Deflate | None = None
+
+
+def best() -> Deflate:
+    """The implementation for large members and new ones, chosen once, on first use."""
+    global _chosen
+    if _chosen is None:
+        _chosen = choose()
+    return _chosen
+
+
+def for_size(compressed_size: int) -> Deflate:
+    """zlib for a small member, the best implementation for a large one."""
+    return best() if compressed_size >= FAST_FROM else ZLIB
+
+
+def __getattr__(name: str) -> Deflate:
+    """``DEFLATE``, the chosen implementation, resolved lazily (PEP 562)."""
+    if name == "DEFLATE":
+        return best()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

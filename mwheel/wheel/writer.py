@@ -25,7 +25,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from mwheel.errors import OutputError
-from mwheel.wheel.inflate import DEFLATE
+from mwheel.wheel.inflate import best
 from mwheel.wheel.record import RecordEntry, record_entry_for, render_record
 from mwheel.wheel.zipread import ZipEntry, pread
 
@@ -123,7 +123,8 @@ class WheelWriter:
         self.compresslevel = DEFAULT_COMPRESSLEVEL if compresslevel is None else compresslevel
         # Without an explicit level, new members are deflated by ISA-L when it is in use;
         # a level given by the user (-z) is a zlib level and zlib honours it exactly.
-        self._fast = DEFLATE if compresslevel is None and DEFLATE.name != "zlib" else None
+        fast = best() if compresslevel is None else None
+        self._fast = fast if fast is not None and fast.name != "zlib" else None
         self.fixed_date = source_date()
         self.default_date = self.fixed_date or default_date or (1980, 1, 1, 0, 0, 0)
         try:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from mwheel.errors import InputError, WheelError
-from mwheel.wheel.inflate import DEFLATE, Deflate
+from mwheel.wheel.inflate import Deflate, for_size
 
 CHUNK = 1 << 20
 # Compressed bytes handed to the inflater per call. Small input blocks with a generous
@@ -291,14 +291,17 @@ def inflate(
     label: str,
     first: int = CHUNK,
     chunk: int = CHUNK,
-    impl: Deflate = DEFLATE,
+    impl: Deflate | None = None,
 ) -> Iterator[bytes]:
     """The member's bytes in blocks of at most ``chunk`` (the first at most ``first``).
 
     The output never exceeds the declared size, whatever the compressed bytes say, and
-    the CRC is checked at the end. ``impl``: the deflate implementation (tests compare).
+    the CRC is checked at the end. ``impl``: the deflate implementation (tests compare;
+    by default chosen by the member's size).
     """
     name = entry.name
+    if impl is None:
+        impl = for_size(entry.compressed_size)
     crc = 0
     produced = 0
     remaining = entry.compressed_size
