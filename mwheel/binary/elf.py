@@ -86,8 +86,8 @@ _STT_SECTION, _STT_FILE = 3, 4
 
 
 @dataclass(frozen=True)
-class _Layout:
-    """Struct formats of one ELF class and byte order."""
+class ElfLayout:
+    """Struct formats of one ELF class and byte order (the editor extends them for writing)."""
 
     bits: int
     endian: str
@@ -162,7 +162,7 @@ def _read(r: _Reader) -> Binary:
     ident = r.bytes_at(0, 16, "e_ident")
     if ident[4] not in (1, 2) or ident[5] not in (1, 2):
         raise r.fail("bad class or byte order in e_ident")
-    lay = _Layout(64 if ident[4] == 2 else 32, "<" if ident[5] == 1 else ">")
+    lay = ElfLayout(64 if ident[4] == 2 else 32, "<" if ident[5] == 1 else ">")
     (
         e_type,
         e_machine,
@@ -233,7 +233,7 @@ def _read(r: _Reader) -> Binary:
 
 
 def _segments(
-    r: _Reader, lay: _Layout, phoff: int, entsize: int, count: int
+    r: _Reader, lay: ElfLayout, phoff: int, entsize: int, count: int
 ) -> list[tuple[int, int, int, int]]:
     """Program headers as (type, offset, vaddr, filesz)."""
     if count == 0:
@@ -251,7 +251,7 @@ def _segments(
     return out
 
 
-def _sections(r: _Reader, lay: _Layout, shoff: int, entsize: int, count: int) -> list[_Section]:
+def _sections(r: _Reader, lay: ElfLayout, shoff: int, entsize: int, count: int) -> list[_Section]:
     if count == 0 or shoff == 0:
         return []
     if entsize < struct.calcsize(lay.shdr):
@@ -292,7 +292,7 @@ class _Dynamic:
 
 
 def _dynamic(
-    r: _Reader, lay: _Layout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
+    r: _Reader, lay: ElfLayout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
 ) -> _Dynamic:
     sec = next((s for s in sections if s.type == _SHT_DYNAMIC), None)
     strtab: bytes | None = None
@@ -337,7 +337,7 @@ def _dynamic(
 
 def _version_needs(
     r: _Reader,
-    lay: _Layout,
+    lay: ElfLayout,
     sections: list[_Section],
     dyn: _Dynamic,
     segments: list[tuple[int, int, int, int]],
@@ -391,7 +391,7 @@ def _version_needs(
     return by_index, needs
 
 
-def _version_definitions(r: _Reader, lay: _Layout, sections: list[_Section]) -> dict[int, str]:
+def _version_definitions(r: _Reader, lay: ElfLayout, sections: list[_Section]) -> dict[int, str]:
     definitions: dict[int, str] = {}
     for sec in sections:
         if sec.type != _SHT_GNU_VERDEF:
@@ -414,7 +414,7 @@ def _version_definitions(r: _Reader, lay: _Layout, sections: list[_Section]) -> 
 
 def _symbols(
     r: _Reader,
-    lay: _Layout,
+    lay: ElfLayout,
     sections: list[_Section],
     need_by_index: dict[int, tuple[str, str]],
     definitions: dict[int, str],
@@ -476,7 +476,7 @@ def _names(strtab: bytes) -> Callable[[int], str]:
 
 
 def _isa_level(
-    r: _Reader, lay: _Layout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
+    r: _Reader, lay: ElfLayout, sections: list[_Section], segments: list[tuple[int, int, int, int]]
 ) -> int | None:
     """The x86-64 ISA level from GNU_PROPERTY_X86_ISA_1_NEEDED, if the file records one."""
     blobs = [_section_bytes(r, s, "note") for s in sections if s.type == _SHT_NOTE]

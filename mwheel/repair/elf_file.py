@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass, fields
 
 from mwheel.binary import Buffer
+from mwheel.binary.elf import ElfLayout
 from mwheel.errors import RepairError
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_PHDR = 1, 2, 3, 6
@@ -56,43 +57,20 @@ class Shdr:
 
 
 @dataclass(frozen=True)
-class Layout:
-    """Struct formats of one ELF class and byte order (gABI "Data Representation")."""
+class Layout(ElfLayout):
+    """The reader's struct formats (gABI "Data Representation"), plus what writing needs."""
 
-    wide: bool
-    endian: str
+    @property
+    def wide(self) -> bool:
+        return self.bits == 64
 
     @property
     def word(self) -> int:
         return 8 if self.wide else 4
 
     @property
-    def ehdr(self) -> str:  # e_type .. e_shstrndx, after e_ident
-        return self.endian + ("HHIQQQIHHHHHH" if self.wide else "HHIIIIIHHHHHH")
-
-    @property
-    def phdr(self) -> str:
-        return self.endian + ("IIQQQQQQ" if self.wide else "IIIIIIII")
-
-    @property
-    def shdr(self) -> str:
-        return self.endian + ("IIQQQQIIQQ" if self.wide else "IIIIIIIIII")
-
-    @property
-    def dyn(self) -> str:
-        return self.endian + ("QQ" if self.wide else "II")
-
-    @property
     def sym_size(self) -> int:
         return 24 if self.wide else 16
-
-    def sym(self, raw: Buffer, pos: int) -> tuple[int, int, int]:
-        """(st_name, st_shndx, st_value) of the symbol at ``pos``."""
-        if self.wide:
-            name, _i, _o, shndx, value, _s = struct.unpack_from(self.endian + "IBBHQQ", raw, pos)
-        else:
-            name, value, _s, _i, _o, shndx = struct.unpack_from(self.endian + "IIIBBH", raw, pos)
-        return name, shndx, value
 
     def sym_value_at(self, pos: int) -> int:
         """Where st_value lies inside a symbol entry that starts at ``pos``."""
@@ -130,11 +108,11 @@ class ElfFile:
         ident = self.read(0, 16, "e_ident")
         if ident[:4] != b"\x7fELF" or ident[4] not in (1, 2) or ident[5] not in (1, 2):
             raise self.fail("not an ELF file, or bad class or byte order")
-        self.lay = Layout(ident[4] == 2, "<" if ident[5] == 1 else ">")
-        head = struct.calcsize(self.lay.ehdr)
+        self.lay = Layout(64 if ident[4] == 2 else 32, "<" if ident[5] == 1 else ">")
+        head = struct.calcsize(self.lay.header)
         (self.e_type, self.machine, _v, _entry, self.phoff, self.shoff, _flags, _ehsize,
          self.phentsize, phnum, self.shentsize, shnum, _shstrndx) = struct.unpack(
-            self.lay.ehdr, self.read(16, head, "ELF header"))  # fmt: skip
+            self.lay.header, self.read(16, head, "ELF header"))  # fmt: skip
         self.ehdr_end = 16 + head
         if phnum and self.phentsize != struct.calcsize(self.lay.phdr):
             raise self.fail(f"program header entries of {self.phentsize} bytes")
