@@ -325,3 +325,25 @@ def load_pyproject(path: Path) -> Pyproject:
         build_system if isinstance(build_system, dict) else {},
         tuple(warnings),
     )
+
+
+def find_manifest(project_dir: Path, manifest: Path | None) -> tuple[Path, Pyproject]:
+    """Cargo.toml and the pyproject.toml that configures it, as ``mwheel build`` finds them.
+
+    ``manifest`` (``-m``, already resolved) names the crate; its own directory's
+    pyproject.toml configures it, else the project directory's when that one's
+    ``manifest-path`` names it. Without ``-m``: the project directory's pyproject.toml and its
+    ``manifest-path``, else ``Cargo.toml`` there. Whether the manifest exists is the caller's
+    check (a build error for the build, a usage error for generate-ci).
+    """
+    if manifest is not None:
+        pyproject = load_pyproject(manifest.parent / "pyproject.toml")
+        if pyproject.path is None:
+            other = load_pyproject(project_dir / "pyproject.toml")
+            mp = other.tool.manifest_path
+            if mp and (project_dir / mp).resolve() == manifest:
+                pyproject = other
+        return manifest, pyproject
+    pyproject = load_pyproject(project_dir / "pyproject.toml")
+    mp = pyproject.tool.manifest_path
+    return ((project_dir / mp).resolve() if mp else project_dir / "Cargo.toml"), pyproject

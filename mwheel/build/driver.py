@@ -30,7 +30,7 @@ from mwheel.build import cargo, fat, toolchain
 from mwheel.build.assemble import Layout, WheelSpec, write_wheel
 from mwheel.build.bindings import ModuleFiles, cffi, uniffi
 from mwheel.build.cargo_env import cargo_env, select_target
-from mwheel.build.config import Pyproject, load_pyproject
+from mwheel.build.config import Pyproject, find_manifest
 from mwheel.build.interpreters import Interpreter, cross_interpreters, find_interpreters
 from mwheel.build.metadata import ProjectMetadata, project_metadata
 from mwheel.build.options import BuildOptions, Compatibility, Resolved, parse_compatibility
@@ -60,20 +60,8 @@ def host_triple() -> str:
 def locate_project(options: BuildOptions) -> tuple[Path, Pyproject, Path]:
     """(Cargo.toml, pyproject, project root) from ``-m`` or the project directory."""
     project_dir = (options.project_dir or Path.cwd()).resolve()
-    if options.manifest_path is not None:
-        manifest = options.manifest_path.resolve()
-        pyproject = load_pyproject(manifest.parent / "pyproject.toml")
-        if pyproject.path is None:
-            # A pyproject.toml elsewhere (the project directory) counts only if its
-            # manifest-path names this manifest.
-            other = load_pyproject(project_dir / "pyproject.toml")
-            mp = other.tool.manifest_path
-            if mp and (project_dir / mp).resolve() == manifest:
-                pyproject = other
-    else:
-        pyproject = load_pyproject(project_dir / "pyproject.toml")
-        mp = pyproject.tool.manifest_path
-        manifest = (project_dir / mp).resolve() if mp else project_dir / "Cargo.toml"
+    given = options.manifest_path.resolve() if options.manifest_path is not None else None
+    manifest, pyproject = find_manifest(project_dir, given)
     if not manifest.is_file():
         raise BuildError(f"{manifest}: no Cargo.toml found (pass -m/--manifest-path)")
     root = pyproject.path.parent if pyproject.path else manifest.parent

@@ -22,7 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 import mwheel
 from mwheel.build.ci.data import Platform, Target, load_targets
 from mwheel.build.ci.options import CiOptions
-from mwheel.build.config import Pyproject, load_pyproject
+from mwheel.build.config import Pyproject, find_manifest
 from mwheel.errors import ConfigError, UsageError
 
 # CPython versions a workflow builds for (pyo3 0.30 supports 3.9 and later), and the one
@@ -134,19 +134,8 @@ def _locate(manifest_path: Path | None, root: Path) -> tuple[Path, Pyproject]:
     """Cargo.toml and pyproject.toml as ``mwheel build`` finds them (``-m``, or the
     pyproject's ``manifest-path``, or ``Cargo.toml`` at the root), without importing the
     build driver and everything it pulls in."""
-    if manifest_path is not None:
-        manifest = (root / manifest_path).resolve()
-        pyproject = load_pyproject(manifest.parent / "pyproject.toml")
-        if pyproject.path is None:
-            # The root's pyproject.toml counts only if its manifest-path names this manifest.
-            other = load_pyproject(root / "pyproject.toml")
-            mp = other.tool.manifest_path
-            if mp and (root / mp).resolve() == manifest:
-                pyproject = other
-    else:
-        pyproject = load_pyproject(root / "pyproject.toml")
-        mp = pyproject.tool.manifest_path
-        manifest = (root / mp).resolve() if mp else root / "Cargo.toml"
+    given = (root / manifest_path).resolve() if manifest_path is not None else None
+    manifest, pyproject = find_manifest(root, given)
     if not manifest.is_file():
         raise UsageError(f"{manifest}: no Cargo.toml found (pass -m/--manifest-path)")
     return manifest, pyproject
